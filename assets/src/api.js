@@ -1,0 +1,71 @@
+// The server's JSON API, same origin. The session cookie is HttpOnly, so the client only ever
+// holds the CSRF token that /me and /auth/login return; it lives in memory, never in storage.
+
+/** A failed API call. `status` is the HTTP status, or 0 when the server could not be reached. */
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfter) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfter = retryAfter; // seconds, from Retry-After; 0 when absent
+  }
+}
+
+let csrfToken = '';
+
+function remember(me) {
+  csrfToken = (me && me.csrf_token) || '';
+  return me;
+}
+
+function retryAfterSeconds(res) {
+  const value = res.headers.get('Retry-After');
+  if (!value) return 0;
+  if (/^\d+$/.test(value.trim())) return Number(value);
+  const when = Date.parse(value);
+  return Number.isNaN(when) ? 0 : Math.max(0, Math.ceil((when - Date.now()) / 1000));
+}
+
+async function request(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
+  if (method !== 'GET') {
+    // Every state-changing request is JSON and carries the token, which a cross-site form
+    // cannot forge.
+    headers['Content-Type'] = 'application/json';
+    if (csrfToken) headers['X-CSRF-Token'] = csrfToken;
+    init.body = JSON.stringify(body === undefined ? {} : body);
+  }
+  let res;
+  try {
+    res = await fetch(path, init);
+  } catch {
+    throw new ApiError(0, 'network', 'The server could not be reached.', 0);
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  try {
+    data = await res.json();
+  } catch {
+    // An error page from a proxy, or a cut connection: handled below by status.
+  }
+  if (!res.ok) {
+    const err = (data && data.error) || {};
+    throw new ApiError(res.status, err.code || 'http_' + res.status,
+                       err.message || res.statusText || 'Request failed', retryAfterSeconds(res));
+  }
+  if (data === null || typeof data !== 'object') {
+    throw new ApiError(res.status, 'bad_response', 'The server sent a response the client cannot read.', 0);
+  }
+  return data;
+}
+
+export const api = {
+  site: () => request('GET', '/api/v1/site'),
+  me: () => request('GET', '/api/v1/me').then(remember),
+  login: (username, password) =>
+    request('POST', '/api/v1/auth/login', { username, password }).then(remember),
+  logout: () => request('POST', '/api/v1/auth/logout').then(() => remember(null)),
+  /** Drops the token without asking the server, e.g. once it says the session is gone. */
+  forget: () => remember(null),
+};

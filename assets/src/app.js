@@ -1,0 +1,127 @@
+import { html } from 'htm/preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import { api } from './api.js';
+import { Banner } from './banner.js';
+import { HomeView } from './home.js';
+import { LoginView } from './login.js';
+import { Logo } from './logo.js';
+
+const DEFAULT_SITE = { name: 'Outpost', version: '', banner: { text: '', color: '' }, login_notice: '' };
+const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
+
+function str(value) {
+  return typeof value === 'string' ? value : '';
+}
+
+// /api/v1/site with every field present and a string, whatever the server sent.
+function normalizeSite(site) {
+  const banner = (site && site.banner) || {};
+  return {
+    name: str(site && site.name) || DEFAULT_SITE.name,
+    version: str(site && site.version),
+    banner: { text: str(banner.text), color: str(banner.color) },
+    login_notice: str(site && site.login_notice),
+  };
+}
+
+function LoadingView() {
+  return html`<main class="center" id="main" aria-busy="true">
+    <span class="spinner spinner-large" aria-hidden="true"></span>
+    <span class="sr-only" role="status">Loading</span>
+  </main>`;
+}
+
+// Shown when /me neither signs us in nor says 401: the server is unreachable or failing.
+function OfflineView({ status, onRetry }) {
+  const buttonRef = useRef(null);
+  useEffect(() => {
+    buttonRef.current.focus();
+  }, []);
+  return html`<main class="center" id="main">
+    <div class="card message-card">
+      <h1>${status ? 'The server has a problem' : 'Cannot reach the server'}</h1>
+      <p class="muted">${status
+        ? `Outpost answered with error ${status}. Try again in a moment; if it persists, tell your administrator.`
+        : 'Outpost did not answer. Check your network connection, then try again.'}</p>
+      <button type="button" class="primary" ref=${buttonRef} onClick=${onRetry}>Try again</button>
+    </div>
+  </main>`;
+}
+
+/** The whole client: asks the server who we are, then shows the sign-in or signed-in page. */
+export function App() {
+  const [site, setSite] = useState(DEFAULT_SITE);
+  // { view: 'loading' } | { view: 'login', notice } | { view: 'home', me } | { view: 'offline', status }
+  const [state, setState] = useState({ view: 'loading' });
+
+  async function start() {
+    setState({ view: 'loading' });
+    // Wait for both so that the banner and the page appear together, without a jump.
+    const [siteResult, meResult] = await Promise.allSettled([api.site(), api.me()]);
+    if (siteResult.status === 'fulfilled') setSite(normalizeSite(siteResult.value));
+    if (meResult.status === 'fulfilled') setState({ view: 'home', me: meResult.value });
+    else if (meResult.reason.status === 401) setState({ view: 'login' });
+    else setState({ view: 'offline', status: meResult.reason.status });
+  }
+
+  useEffect(() => {
+    start();
+  }, []);
+
+  useEffect(() => {
+    document.title = site.name;
+  }, [site.name]);
+
+  // When the session runs out, go back to the sign-in page and say why.
+  const expiresAt = state.view === 'home' ? Date.parse(state.me.session && state.me.session.expires_at) : NaN;
+  useEffect(() => {
+    if (Number.isNaN(expiresAt)) return undefined;
+    const timer = setTimeout(() => {
+      api.me().then(
+        (me) => setState({ view: 'home', me }),
+        (err) => {
+          if (err.status === 401) setState({ view: 'login', notice: 'expired' });
+        });
+    }, Math.min(Math.max(expiresAt - Date.now() + 1000, 0), MAX_TIMER_MS));
+    return () => clearTimeout(timer);
+  }, [expiresAt]);
+
+  async function signOut() {
+    try {
+      await api.logout();
+    } catch (err) {
+      if (err.status !== 401) throw err; // 401: the session had already ended
+      api.forget();
+    }
+    setState({ view: 'login', notice: 'signed-out' });
+  }
+
+  let page;
+  switch (state.view) {
+    case 'home':
+      page = html`<${HomeView} site=${site} me=${state.me} onSignOut=${signOut} />`;
+      break;
+    case 'login':
+      page = html`
+        <header class="topbar topbar-plain">
+          <div class="brand"><${Logo} size=${28} /><span>${site.name}</span></div>
+        </header>
+        <${LoginView} site=${site} notice=${state.notice}
+          onSignedIn=${(me) => setState({ view: 'home', me })} />`;
+      break;
+    case 'offline':
+      page = html`<${OfflineView} status=${state.status} onRetry=${start} />`;
+      break;
+    default:
+      page = html`<${LoadingView} />`;
+  }
+
+  return html`
+    <${Banner} banner=${site.banner} position="top" />
+    <div class="page">
+      ${page}
+      ${state.view !== 'loading' && html`
+        <footer class="footer">${site.name}${site.version && ` ${site.version}`}</footer>`}
+    </div>
+    <${Banner} banner=${site.banner} position="bottom" />`;
+}

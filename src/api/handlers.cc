@@ -1,0 +1,212 @@
+#include "api/handlers.h"
+
+#include <httplib.h>
+
+#include "util/crypto.h"
+#include "util/log.h"
+
+namespace outpost::api {
+namespace {
+
+// Reads a required string member of the JSON body.
+Result<std::string> StringField(const nlohmann::json& body, const char* name, size_t max_bytes) {
+  auto it = body.find(name);
+  if (it == body.end() || !it->is_string()) {
+    return Status::InvalidArgument(std::string("'") + name + "' is required and must be a string");
+  }
+  std::string value = it->get<std::string>();
+  if (value.size() > max_bytes) {
+    return Status::InvalidArgument(std::string("'") + name + "' is too long");
+  }
+  return value;
+}
+
+nlohmann::json MeJson(const domain::Principal& p, const domain::Sessions& sessions) {
+  nlohmann::json j = {{"user", UserJson(p.user)}};
+  if (p.session.id != 0) {
+    j["csrf_token"] = p.session.csrf_token;
+    j["session"] = SessionJson(p.session, sessions);
+  } else {
+    j["api_token_id"] = p.api_token_id;
+  }
+  return j;
+}
+
+nlohmann::json TokenJson(const domain::ApiToken& t) {
+  return {{"id", t.id},
+          {"name", t.name},
+          {"created_at", FormatIso8601(t.created_at)},
+          {"last_used_at", t.last_used_at ? nlohmann::json(FormatIso8601(t.last_used_at))
+                                          : nlohmann::json(nullptr)},
+          {"expires_at", t.expires_at ? nlohmann::json(FormatIso8601(t.expires_at))
+                                      : nlohmann::json(nullptr)}};
+}
+
+Status SetUserDisabled(Call& call, bool disabled) {
+  std::string name = call.req.matches[1];
+  if (disabled && call.principal->user.username == name) {
+    return Status::FailedPrecondition("administrators cannot disable their own account");
+  }
+  OUTPOST_RETURN_IF_ERROR(call.svc.accounts->SetDisabled(name, disabled));
+  OUTPOST_ASSIGN_OR_RETURN(domain::User user, call.svc.accounts->FindByName(name));
+  log::Info(disabled ? "user disabled" : "user enabled",
+            {{"user", user.username}, {"by", call.principal->user.username}});
+  SetJson(call.res, 200, {{"user", UserJson(user)}});
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string SessionCookie(const std::string& name, const std::string& token, int64_t max_age_s) {
+  // __Host- cookies must be Secure, have Path=/ and no Domain: the browser enforces it.
+  return name + "=" + token + "; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=" +
+         std::to_string(max_age_s);
+}
+
+Status HandleHealthz(Call& call) {
+  call.res.status = 200;
+  call.res.set_content("ok\n", "text/plain; charset=utf-8");
+  return Status::Ok();
+}
+
+Status HandleReadyz(Call& call) {
+  Status st = call.svc.db->CheckWritable();
+  if (!st.ok()) {
+    log::Error("readiness check failed", {{"error", st.ToString()}});
+    return Status::Unavailable("the database does not accept writes");
+  }
+  call.res.status = 200;
+  call.res.set_content("ready\n", "text/plain; charset=utf-8");
+  return Status::Ok();
+}
+
+Status HandleMetrics(Call& call) {
+  double uptime = static_cast<double>(call.svc.clock->NowMillis() - call.svc.started_at) / 1000.0;
+  int open = call.svc.open_connections ? call.svc.open_connections() : 0;
+  call.res.status = 200;
+  call.res.set_content(call.svc.metrics->Render(open, call.svc.db->SizeBytes(), uptime),
+                       "text/plain; version=0.0.4; charset=utf-8");
+  return Status::Ok();
+}
+
+Status HandleSite(Call& call) {
+  const ApiOptions& o = *call.svc.options;
+  SetJson(call.res, 200,
+          {{"name", o.site_name},
+           {"version", OUTPOST_VERSION},
+           {"banner", {{"text", o.banner_text}, {"color", o.banner_color}}},
+           {"login_notice", o.login_notice}});
+  return Status::Ok();
+}
+
+Status HandleLogin(Call& call) {
+  if (!call.svc.login_throttle->Allow(call.req.remote_addr)) {
+    log::Warn("login throttled", {{"remote", call.req.remote_addr}});
+    return Status::ResourceExhausted("too many sign-in attempts from this address; wait a minute");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(std::string username, StringField(call.body, "username", 256));
+  OUTPOST_ASSIGN_OR_RETURN(std::string password, StringField(call.body, "password", 4096));
+  Result<domain::User> user = call.svc.accounts->Authenticate(username, password);
+  WipeString(&password);
+  if (!user.ok()) {
+    log::Warn("login failed", {{"user", username.substr(0, 64)},
+                               {"remote", call.req.remote_addr},
+                               {"reason", CodeName(user.status().code())}});
+    return user.status();
+  }
+  std::string token;
+  OUTPOST_ASSIGN_OR_RETURN(
+      domain::Session session,
+      call.svc.sessions->Create(user->id, call.req.remote_addr,
+                                call.req.get_header_value("User-Agent"), &token));
+  int64_t max_age = call.svc.sessions->policy().absolute_timeout_ms / 1000;
+  call.res.set_header("Set-Cookie", SessionCookie(call.svc.options->cookie_name, token, max_age));
+  WipeString(&token);
+  log::Info("login", {{"user", user->username}, {"remote", call.req.remote_addr}});
+  domain::Principal p{*user, session, 0};
+  SetJson(call.res, 200, MeJson(p, *call.svc.sessions));
+  return Status::Ok();
+}
+
+Status HandleLogout(Call& call) {
+  if (call.principal->session.id != 0) {
+    OUTPOST_RETURN_IF_ERROR(call.svc.sessions->RevokeById(call.principal->session.id));
+  }
+  call.res.status = 204;
+  call.res.set_header("Set-Cookie", SessionCookie(call.svc.options->cookie_name, "", 0));
+  log::Info("logout", {{"user", call.principal->user.username}});
+  return Status::Ok();
+}
+
+Status HandleMe(Call& call) {
+  SetJson(call.res, 200, MeJson(*call.principal, *call.svc.sessions));
+  return Status::Ok();
+}
+
+Status HandleListTokens(Call& call) {
+  OUTPOST_ASSIGN_OR_RETURN(std::vector<domain::ApiToken> tokens,
+                           call.svc.api_tokens->List(call.principal->user.id));
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& t : tokens) list.push_back(TokenJson(t));
+  SetJson(call.res, 200, {{"tokens", list}});
+  return Status::Ok();
+}
+
+Status HandleCreateToken(Call& call) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string name, StringField(call.body, "name", 400));
+  int64_t expires_at = 0;
+  if (auto it = call.body.find("expires_in_days"); it != call.body.end() && !it->is_null()) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 1 || it->get<int64_t>() > 3650) {
+      return Status::InvalidArgument("'expires_in_days' must be a whole number from 1 to 3650");
+    }
+    expires_at = call.svc.clock->NowMillis() + it->get<int64_t>() * 86400 * 1000;
+  }
+  std::string secret;
+  OUTPOST_ASSIGN_OR_RETURN(
+      domain::ApiToken token,
+      call.svc.api_tokens->Create(call.principal->user.id, name, expires_at, &secret));
+  nlohmann::json j = {{"token", TokenJson(token)}, {"secret", secret}};
+  WipeString(&secret);
+  log::Info("api token created", {{"user", call.principal->user.username}, {"id", token.id}});
+  SetJson(call.res, 201, j);
+  return Status::Ok();
+}
+
+Status HandleRevokeToken(Call& call) {
+  int64_t id = std::stoll(call.req.matches[1]);  // the route's pattern allows 1-18 digits
+  OUTPOST_RETURN_IF_ERROR(call.svc.api_tokens->Revoke(call.principal->user.id, id));
+  call.res.status = 204;
+  return Status::Ok();
+}
+
+Status HandleListUsers(Call& call) {
+  OUTPOST_ASSIGN_OR_RETURN(std::vector<domain::User> users, call.svc.accounts->List());
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& u : users) list.push_back(UserJson(u));
+  SetJson(call.res, 200, {{"users", list}});
+  return Status::Ok();
+}
+
+Status HandleCreateUser(Call& call) {
+  OUTPOST_ASSIGN_OR_RETURN(std::string username, StringField(call.body, "username", 256));
+  OUTPOST_ASSIGN_OR_RETURN(std::string password, StringField(call.body, "password", 4096));
+  std::string display_name = username;
+  if (call.body.contains("display_name")) {
+    OUTPOST_ASSIGN_OR_RETURN(display_name, StringField(call.body, "display_name", 1024));
+  }
+  std::string role = domain::kRoleUser;
+  if (call.body.contains("role")) {
+    OUTPOST_ASSIGN_OR_RETURN(role, StringField(call.body, "role", 64));
+  }
+  Result<domain::User> user = call.svc.accounts->Create(username, display_name, role, password);
+  WipeString(&password);
+  OUTPOST_RETURN_IF_ERROR(user.status());
+  log::Info("user created", {{"user", user->username}, {"by", call.principal->user.username}});
+  SetJson(call.res, 201, {{"user", UserJson(*user)}});
+  return Status::Ok();
+}
+
+Status HandleDisableUser(Call& call) { return SetUserDisabled(call, true); }
+Status HandleEnableUser(Call& call) { return SetUserDisabled(call, false); }
+
+}  // namespace outpost::api

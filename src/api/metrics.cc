@@ -1,0 +1,81 @@
+#include "api/metrics.h"
+
+#include <cstdio>
+#include <sstream>
+
+namespace outpost::api {
+namespace {
+
+// Label values are route names and methods we chose ourselves, but escape anyway.
+std::string Escape(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+std::string Num(double v) {
+  char buf[64];
+  snprintf(buf, sizeof(buf), "%.17g", v);
+  return buf;
+}
+
+}  // namespace
+
+void Metrics::RecordRequest(const std::string& route, const std::string& method, int status,
+                            double seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++requests_[{route, method, status}];
+  Histogram& h = latency_[route];
+  for (size_t i = 0; i < kBuckets.size(); ++i) {
+    if (seconds <= kBuckets[i]) ++h.buckets[i];
+  }
+  ++h.count;
+  h.sum += seconds;
+}
+
+std::string Metrics::Render(int open_connections, int64_t db_size_bytes,
+                            double uptime_seconds) const {
+  std::ostringstream out;
+  out << "# HELP outpost_http_requests_total HTTP requests served, by route, method and status.\n"
+      << "# TYPE outpost_http_requests_total counter\n";
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, n] : requests_) {
+    const auto& [route, method, status] = key;
+    out << "outpost_http_requests_total{route=\"" << Escape(route) << "\",method=\""
+        << Escape(method) << "\",status=\"" << status << "\"} " << n << "\n";
+  }
+  out << "# HELP outpost_http_request_duration_seconds Time to serve a request, by route.\n"
+      << "# TYPE outpost_http_request_duration_seconds histogram\n";
+  for (const auto& [route, h] : latency_) {
+    std::string r = Escape(route);
+    for (size_t i = 0; i < kBuckets.size(); ++i) {
+      out << "outpost_http_request_duration_seconds_bucket{route=\"" << r << "\",le=\""
+          << Num(kBuckets[i]) << "\"} " << h.buckets[i] << "\n";
+    }
+    out << "outpost_http_request_duration_seconds_bucket{route=\"" << r << "\",le=\"+Inf\"} "
+        << h.count << "\n";
+    out << "outpost_http_request_duration_seconds_sum{route=\"" << r << "\"} " << Num(h.sum)
+        << "\n";
+    out << "outpost_http_request_duration_seconds_count{route=\"" << r << "\"} " << h.count
+        << "\n";
+  }
+  out << "# HELP outpost_open_connections TLS connections open now.\n"
+      << "# TYPE outpost_open_connections gauge\n"
+      << "outpost_open_connections " << open_connections << "\n"
+      << "# HELP outpost_db_size_bytes Size of the database file and its write-ahead log.\n"
+      << "# TYPE outpost_db_size_bytes gauge\n"
+      << "outpost_db_size_bytes " << db_size_bytes << "\n"
+      << "# HELP outpost_uptime_seconds Seconds since the server started.\n"
+      << "# TYPE outpost_uptime_seconds gauge\n"
+      << "outpost_uptime_seconds " << Num(uptime_seconds) << "\n";
+  return out.str();
+}
+
+}  // namespace outpost::api

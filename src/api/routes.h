@@ -1,0 +1,96 @@
+// The route table: every API route with its method, path pattern, the access it requires and
+// its handler, in one place (like Redis's command table). The server registers exactly these;
+// tests walk the table to prove that each non-public route refuses callers without access.
+#ifndef OUTPOST_API_ROUTES_H_
+#define OUTPOST_API_ROUTES_H_
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "api/login_throttle.h"
+#include "api/metrics.h"
+#include "domain/accounts.h"
+#include "domain/sessions.h"
+#include "storage/database.h"
+#include "util/clock.h"
+#include "util/status.h"
+
+namespace httplib {
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace outpost::api {
+
+// Who may call a route. kUser: any signed-in account (session cookie or API token);
+// kAdmin: accounts with the admin role.
+enum class Access { kPublic, kUser, kAdmin };
+std::string_view AccessName(Access access);
+
+// What the API layer needs from the configuration.
+struct ApiOptions {
+  std::vector<std::string> host_names = {"localhost"};  // accepted in Host and Origin
+  int https_port = 8443;
+  std::string cookie_name = "__Host-outpost";
+  size_t max_header_bytes = 8192;
+  std::string site_name = "Outpost";
+  std::string banner_text;
+  std::string banner_color = "green";
+  std::string login_notice;
+  int login_attempts_per_minute_per_ip = 20;
+  bool log_requests = true;
+};
+
+// Everything a handler may use. Pointers are owned elsewhere and outlive the server.
+struct Services {
+  storage::Database* db = nullptr;
+  domain::Accounts* accounts = nullptr;
+  domain::Sessions* sessions = nullptr;
+  domain::ApiTokens* api_tokens = nullptr;
+  Metrics* metrics = nullptr;
+  LoginThrottle* login_throttle = nullptr;
+  const Clock* clock = nullptr;
+  const ApiOptions* options = nullptr;
+  std::function<int()> open_connections;
+  UnixMillis started_at = 0;
+};
+
+// One request as a handler sees it. `principal` is set for every non-public route.
+struct Call {
+  const httplib::Request& req;
+  httplib::Response& res;
+  Services& svc;
+  std::optional<domain::Principal> principal;
+  nlohmann::json body;  // the parsed JSON body for routes that take one; null otherwise
+};
+
+// A handler fills `call.res` on success and returns OK, or returns the failure (which the
+// server turns into the JSON error through SetError).
+using Handler = Status (*)(Call& call);
+
+struct Route {
+  std::string_view method;   // GET, POST, PUT, PATCH, DELETE
+  std::string_view pattern;  // an httplib regex, anchored; groups are path parameters
+  Access access;
+  bool json_body;            // the request must carry a JSON object (Content-Type checked)
+  Handler handler;
+  std::string_view summary;  // one line for docs/api.md and logs
+};
+
+// The table, in a stable order. Valid for the whole run.
+std::span<const Route> RouteTable();
+
+// JSON forms shared by handlers.
+nlohmann::json UserJson(const domain::User& user);
+nlohmann::json SessionJson(const domain::Session& session, const domain::Sessions& sessions);
+void SetJson(httplib::Response& res, int status, const nlohmann::json& body);
+
+}  // namespace outpost::api
+
+#endif  // OUTPOST_API_ROUTES_H_

@@ -1,0 +1,22 @@
+// The command table of the outpost binary. Each Add* function registers one command group on
+// the root app; when the command line selects it, it stores what to run in `*action`.
+#ifndef OUTPOST_CLI_COMMANDS_H_
+#define OUTPOST_CLI_COMMANDS_H_
+
+#include "cli/common.h"
+
+namespace outpost::cli {
+
+void AddServeCommand(CLI::App* app, GlobalOptions* global, Action* action);
+void AddInitCommand(CLI::App* app, GlobalOptions* global, Action* action);
+void AddUserCommands(CLI::App* app, GlobalOptions* global, Action* action);
+void AddCertCommands(CLI::App* app, GlobalOptions* global, Action* action);
+void AddConfigCommands(CLI::App* app, GlobalOptions* global, Action* action);
+void AddVersionCommand(CLI::App* app, GlobalOptions* global, Action* action);
+
+// Parses argv and runs the selected command; returns the process exit code.
+int Main(int argc, char** argv);
+
+}  // namespace outpost::cli
+
+#endif  // OUTPOST_CLI_COMMANDS_H_

@@ -1,0 +1,180 @@
+// outpost serve: runs the appliance until SIGTERM or SIGINT. SIGHUP reloads the certificate.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <future>
+#include <iostream>
+
+#include "api/server.h"
+#include "cli/commands.h"
+#include "net/tls.h"
+#include "util/fs.h"
+#include "util/log.h"
+
+namespace outpost::cli {
+namespace {
+
+struct ServeArgs {
+  std::string listen;
+};
+
+Result<std::shared_ptr<const net::TlsContext>> LoadTls(const config::Config& cfg) {
+  std::string cert_file = config::CertFile(cfg), key_file = config::KeyFile(cfg);
+  OUTPOST_ASSIGN_OR_RETURN(std::string cert, ReadFile(cert_file));
+  OUTPOST_ASSIGN_OR_RETURN(std::string key, ReadFile(key_file));
+  Result<std::shared_ptr<const net::TlsContext>> tls = net::TlsContext::Create(cert, key);
+  WipeString(&key);
+  if (!tls.ok()) return tls.status().WithContext(cert_file);
+  Result<net::CertInfo> info = net::InspectCertificate(cert);
+  if (info.ok() && info->not_after < SystemClock()->NowMillis() / 1000) {
+    log::Warn("the server certificate has expired; browsers will refuse it",
+              {{"file", cert_file}, {"not_after", FormatIso8601(info->not_after * 1000)}});
+  }
+  return tls;
+}
+
+int RunServe(const GlobalOptions& global, const ServeArgs& args) {
+  Result<config::Config> loaded = LoadConfig(global);
+  if (!loaded.ok()) return ConfigFailure(loaded.status());
+  config::Config cfg = std::move(*loaded);
+  if (!args.listen.empty()) {
+    Result<config::ListenAddress> listen = config::ParseListenAddress(args.listen);
+    if (!listen.ok()) return Fail(listen.status().WithContext("--listen"));
+    cfg.server.listen = *listen;
+  }
+  log::SetLevel(std::string(config::LogLevelName(cfg.log.level)));
+
+  // Signals go to the thread that waits for them below, not to server threads: block them
+  // before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  domain::DataLayout layout = LayoutFor(cfg);
+  if (Status st = CheckWritableDir(layout.root); !st.ok()) return Fail(st);
+  Result<std::unique_ptr<storage::Database>> db = OpenDatabase(cfg);
+  if (!db.ok()) return Fail(db.status());
+  Result<domain::ApplianceKeys> keys = domain::LoadKeys(layout);
+  if (!keys.ok()) return Fail(keys.status());
+  Result<std::shared_ptr<const net::TlsContext>> tls = LoadTls(cfg);
+  if (!tls.ok()) return Fail(tls.status());
+
+  const Clock* clock = SystemClock();
+  domain::Accounts accounts(db->get(), clock, AccountPolicyFor(cfg));
+  domain::SessionPolicy session_policy;
+  session_policy.idle_timeout_ms = int64_t{cfg.session.idle_timeout_minutes} * 60 * 1000;
+  session_policy.absolute_timeout_ms = int64_t{cfg.session.absolute_timeout_hours} * 3600 * 1000;
+  domain::Sessions sessions(db->get(), clock, session_policy);
+  domain::ApiTokens tokens(db->get(), clock);
+  api::Metrics metrics;
+  api::LoginThrottle throttle(clock, cfg.auth.login_attempts_per_minute_per_ip);
+
+  api::ApiOptions options;
+  options.host_names = cfg.server.host_names;
+  // The names on the certificate are names this server answers for, too.
+  if (Result<std::string> pem = ReadFile(config::CertFile(cfg)); pem.ok()) {
+    if (Result<net::CertInfo> info = net::InspectCertificate(*pem); info.ok()) {
+      for (const std::string& n : info->dns_names) {
+        if (std::find(options.host_names.begin(), options.host_names.end(), n) ==
+            options.host_names.end()) {
+          options.host_names.push_back(n);
+        }
+      }
+    }
+  }
+  options.https_port = cfg.server.listen.port;
+  options.cookie_name = cfg.session.cookie_name;
+  options.max_header_bytes = static_cast<size_t>(cfg.server.max_header_bytes);
+  options.site_name = cfg.site.name;
+  options.banner_text = cfg.site.banner_text;
+  options.banner_color = std::string(config::BannerColorName(cfg.site.banner_color));
+  options.login_notice = cfg.site.login_notice;
+  options.login_attempts_per_minute_per_ip = cfg.auth.login_attempts_per_minute_per_ip;
+  options.log_requests = cfg.log.requests;
+
+  api::ListenOptions listen;
+  listen.host = cfg.server.listen.host;
+  listen.port = cfg.server.listen.port;
+  if (cfg.server.http_redirect_listen) {
+    listen.redirect_host = cfg.server.http_redirect_listen->host;
+    listen.redirect_port = cfg.server.http_redirect_listen->port;
+  }
+  listen.worker_threads = cfg.server.worker_threads;
+  listen.max_body_bytes = static_cast<size_t>(cfg.server.max_body_bytes);
+  listen.read_timeout_seconds = cfg.server.read_timeout_seconds;
+  listen.write_timeout_seconds = cfg.server.write_timeout_seconds;
+  listen.keep_alive_timeout_seconds = cfg.server.keep_alive_timeout_seconds;
+  listen.keep_alive_max_requests = cfg.server.keep_alive_max_requests;
+
+  api::Services services;
+  services.db = db->get();
+  services.accounts = &accounts;
+  services.sessions = &sessions;
+  services.api_tokens = &tokens;
+  services.metrics = &metrics;
+  services.login_throttle = &throttle;
+  services.clock = clock;
+  services.started_at = clock->NowMillis();
+
+  api::ApiServer server(services, options, listen, *tls);
+  if (Status st = server.Start(); !st.ok()) return Fail(st);
+  (void)sessions.PurgeExpired();
+  log::Info("listening", {{"url", "https://" + cfg.server.listen.ToString() + "/"},
+                          {"data", layout.root},
+                          {"version", OUTPOST_VERSION}});
+  if (server.redirect_port() != 0) {
+    log::Info("redirecting plain HTTP", {{"listen", cfg.server.http_redirect_listen->ToString()}});
+  }
+
+  while (true) {
+    int sig = 0;
+    if (sigwait(&signals, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      Result<std::shared_ptr<const net::TlsContext>> fresh = LoadTls(cfg);
+      if (fresh.ok()) {
+        server.SetTlsContext(*fresh);
+        log::Info("certificate reloaded", {{"subject", (*fresh)->subject()}});
+      } else {
+        log::Error("certificate reload failed; keeping the old one",
+                   {{"error", fresh.status().ToString()}});
+      }
+      continue;
+    }
+    log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    break;
+  }
+  server.Stop();
+  auto waited = std::async(std::launch::async, [&server] { server.Wait(); });
+  if (waited.wait_for(std::chrono::seconds(cfg.server.shutdown_grace_seconds)) !=
+      std::future_status::ready) {
+    log::Warn("requests still running after the grace period; exiting without them",
+              {{"grace_seconds", cfg.server.shutdown_grace_seconds}});
+    Status st = (*db)->Checkpoint();
+    log::Info("stopped", {{"checkpoint", st.ToString()}});
+    std::_Exit(kExitOk);  // the stuck workers hold references we cannot wait for
+  }
+  if (Status st = (*db)->Checkpoint(); !st.ok()) {
+    log::Error("WAL checkpoint failed", {{"error", st.ToString()}});
+  }
+  log::Info("stopped");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddServeCommand(CLI::App* app, GlobalOptions* global, Action* action) {
+  auto args = std::make_shared<ServeArgs>();
+  CLI::App* cmd = AddSubcommand(app, "serve", "Run the appliance (HTTPS) until SIGTERM");
+  cmd->add_option("--listen", args->listen,
+                  "HOST:PORT to serve HTTPS on (overrides server.listen), e.g. 127.0.0.1:8443");
+  cmd->callback([global, args, action] {
+    *action = [global, args] { return RunServe(*global, *args); };
+  });
+}
+
+}  // namespace outpost::cli

@@ -1,0 +1,196 @@
+// outpost user add|list|disable|enable|reset-password|token: account administration from the
+// appliance's shell.
+#include <CLI/CLI.hpp>
+#include <iomanip>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.h"
+#include "domain/sessions.h"
+
+namespace outpost::cli {
+namespace {
+
+struct UserArgs {
+  std::string name;
+  std::string display_name;
+  std::string role = domain::kRoleUser;
+  std::string password_file;
+  std::string token_name;
+  int expires_days = 0;
+  int64_t token_id = 0;
+  bool json = false;
+};
+
+// Runs `fn` with the database and accounts of the configured data folder.
+int WithAccounts(const GlobalOptions& global,
+                 const std::function<int(storage::Database&, domain::Accounts&)>& fn) {
+  Result<config::Config> cfg = LoadConfig(global);
+  if (!cfg.ok()) return ConfigFailure(cfg.status());
+  Result<std::unique_ptr<storage::Database>> db = OpenDatabase(*cfg);
+  if (!db.ok()) return Fail(db.status());
+  domain::Accounts accounts(db->get(), SystemClock(), AccountPolicyFor(*cfg));
+  return fn(**db, accounts);
+}
+
+int Add(const GlobalOptions& global, const UserArgs& a) {
+  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts) {
+    if (Status st = domain::CheckUsername(a.name); !st.ok()) return Fail(st);
+    Result<SecretString> pw = ReadPassword(a.password_file, "Password for " + a.name + ": ", true);
+    if (!pw.ok()) return Fail(pw.status());
+    Result<domain::User> user = accounts.Create(
+        a.name, a.display_name.empty() ? a.name : a.display_name, a.role, pw->value());
+    if (!user.ok()) return Fail(user.status());
+    std::cout << "created user " << user->username << " (" << user->role << ")\n";
+    return int{kExitOk};
+  });
+}
+
+int List(const GlobalOptions& global, const UserArgs& a) {
+  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts) {
+    Result<std::vector<domain::User>> users = accounts.List();
+    if (!users.ok()) return Fail(users.status());
+    if (a.json) {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& u : *users) {
+        out.push_back({{"id", u.id},
+                       {"username", u.username},
+                       {"display_name", u.display_name},
+                       {"role", u.role},
+                       {"disabled", u.disabled},
+                       {"created_at", FormatIso8601(u.created_at)}});
+      }
+      std::cout << out.dump(2) << "\n";
+      return int{kExitOk};
+    }
+    std::cout << std::left << std::setw(24) << "USER" << std::setw(8) << "ROLE" << std::setw(10)
+              << "STATE" << "DISPLAY NAME\n";
+    for (const auto& u : *users) {
+      std::cout << std::setw(24) << u.username << std::setw(8) << u.role << std::setw(10)
+                << (u.disabled ? "disabled" : "active") << u.display_name << "\n";
+    }
+    return int{kExitOk};
+  });
+}
+
+int SetDisabled(const GlobalOptions& global, const UserArgs& a, bool disabled) {
+  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts) {
+    if (Status st = accounts.SetDisabled(a.name, disabled); !st.ok()) return Fail(st);
+    std::cout << (disabled ? "disabled " : "enabled ") << a.name
+              << (disabled ? " (their sessions have ended)" : "") << "\n";
+    return int{kExitOk};
+  });
+}
+
+int ResetPassword(const GlobalOptions& global, const UserArgs& a) {
+  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts) {
+    if (Result<domain::User> u = accounts.FindByName(a.name); !u.ok()) return Fail(u.status());
+    Result<SecretString> pw =
+        ReadPassword(a.password_file, "New password for " + a.name + ": ", true);
+    if (!pw.ok()) return Fail(pw.status());
+    if (Status st = accounts.ResetPassword(a.name, pw->value()); !st.ok()) return Fail(st);
+    std::cout << "password of " << a.name << " changed; their sessions have ended\n";
+    return int{kExitOk};
+  });
+}
+
+int TokenCreate(const GlobalOptions& global, const UserArgs& a) {
+  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts) {
+    Result<domain::User> u = accounts.FindByName(a.name);
+    if (!u.ok()) return Fail(u.status());
+    domain::ApiTokens tokens(&db, SystemClock());
+    int64_t expires = a.expires_days > 0
+                          ? SystemClock()->NowMillis() + int64_t{a.expires_days} * 86400 * 1000
+                          : 0;
+    std::string secret;
+    Result<domain::ApiToken> t = tokens.Create(u->id, a.token_name, expires, &secret);
+    if (!t.ok()) return Fail(t.status());
+    // The secret goes to stdout alone so that scripts can capture it; it is shown only once.
+    std::cout << secret << "\n";
+    WipeString(&secret);
+    std::cerr << "API token " << t->id << " created for " << u->username
+              << "; store it now, it cannot be shown again\n";
+    return int{kExitOk};
+  });
+}
+
+int TokenList(const GlobalOptions& global, const UserArgs& a) {
+  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts) {
+    Result<domain::User> u = accounts.FindByName(a.name);
+    if (!u.ok()) return Fail(u.status());
+    domain::ApiTokens tokens(&db, SystemClock());
+    Result<std::vector<domain::ApiToken>> list = tokens.List(u->id);
+    if (!list.ok()) return Fail(list.status());
+    for (const auto& t : *list) {
+      std::cout << t.id << "\t" << t.name << "\tcreated " << FormatIso8601(t.created_at)
+                << "\tlast used " << (t.last_used_at ? FormatIso8601(t.last_used_at) : "never")
+                << "\texpires " << (t.expires_at ? FormatIso8601(t.expires_at) : "never") << "\n";
+    }
+    return int{kExitOk};
+  });
+}
+
+int TokenRevoke(const GlobalOptions& global, const UserArgs& a) {
+  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts) {
+    Result<domain::User> u = accounts.FindByName(a.name);
+    if (!u.ok()) return Fail(u.status());
+    domain::ApiTokens tokens(&db, SystemClock());
+    if (Status st = tokens.Revoke(u->id, a.token_id); !st.ok()) return Fail(st);
+    std::cout << "revoked API token " << a.token_id << " of " << u->username << "\n";
+    return int{kExitOk};
+  });
+}
+
+}  // namespace
+
+void AddUserCommands(CLI::App* app, GlobalOptions* global, Action* action) {
+  auto a = std::make_shared<UserArgs>();
+  CLI::App* user = AddSubcommand(app, "user", "Manage local accounts");
+  user->require_subcommand(1);
+  auto bind = [&](CLI::App* cmd, std::function<int(const GlobalOptions&, const UserArgs&)> fn) {
+    cmd->callback([global, a, action, fn] { *action = [global, a, fn] { return fn(*global, *a); }; });
+  };
+
+  CLI::App* add = AddSubcommand(user, "add", "Create an account");
+  add->add_option("name", a->name, "User name")->required();
+  add->add_option("--display-name", a->display_name, "Display name (default: the user name)");
+  add->add_option("--role", a->role, "admin or user")->check(CLI::IsMember({"admin", "user"}));
+  add->add_option("--password-file", a->password_file, "Read the password from FILE ('-': stdin)");
+  bind(add, Add);
+
+  CLI::App* list = AddSubcommand(user, "list", "List accounts");
+  list->add_flag("--json", a->json, "Print JSON");
+  bind(list, List);
+
+  CLI::App* disable = AddSubcommand(user, "disable", "Disable an account and end its sessions");
+  disable->add_option("name", a->name, "User name")->required();
+  bind(disable, [](const GlobalOptions& g, const UserArgs& x) { return SetDisabled(g, x, true); });
+
+  CLI::App* enable = AddSubcommand(user, "enable", "Enable a disabled account");
+  enable->add_option("name", a->name, "User name")->required();
+  bind(enable, [](const GlobalOptions& g, const UserArgs& x) { return SetDisabled(g, x, false); });
+
+  CLI::App* reset = AddSubcommand(user, "reset-password", "Set a new password; ends sessions");
+  reset->add_option("name", a->name, "User name")->required();
+  reset->add_option("--password-file", a->password_file,
+                    "Read the password from FILE ('-': stdin)");
+  bind(reset, ResetPassword);
+
+  CLI::App* token = AddSubcommand(user, "token", "Manage API tokens for scripts and bots");
+  token->require_subcommand(1);
+  CLI::App* create = AddSubcommand(token, "create", "Create a token; prints the secret once");
+  create->add_option("name", a->name, "User name")->required();
+  create->add_option("--label", a->token_name, "What the token is for")->required();
+  create->add_option("--expires-days", a->expires_days, "Days until it expires (default: never)")
+      ->check(CLI::Range(1, 3650));
+  bind(create, TokenCreate);
+  CLI::App* tlist = AddSubcommand(token, "list", "List a user's tokens");
+  tlist->add_option("name", a->name, "User name")->required();
+  bind(tlist, TokenList);
+  CLI::App* revoke = AddSubcommand(token, "revoke", "Revoke a token");
+  revoke->add_option("name", a->name, "User name")->required();
+  revoke->add_option("id", a->token_id, "Token id (from 'token list')")->required();
+  bind(revoke, TokenRevoke);
+}
+
+}  // namespace outpost::cli

@@ -1,0 +1,144 @@
+// The appliance configuration: one TOML file (/etc/outpost/outpost.toml), every key optional.
+// Loading checks every key against a fixed table of known keys, types and ranges and reports
+// all problems at once as "<source>:<line>:<column>: <key>: <what>", so that an operator can
+// fix a file in one pass. docs/configuration.md documents each key.
+#ifndef OUTPOST_CONFIG_CONFIG_H_
+#define OUTPOST_CONFIG_CONFIG_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "config/listen_address.h"
+#include "util/status.h"
+
+namespace outpost::config {
+
+// Read by `outpost serve` and friends when --config is not given and this file exists.
+inline constexpr std::string_view kDefaultConfigPath = "/etc/outpost/outpost.toml";
+
+// libsodium crypto_pwhash presets (OPSLIMIT_/MEMLIMIT_INTERACTIVE, _MODERATE, _SENSITIVE).
+enum class Argon2Ops { kInteractive, kModerate, kSensitive };
+// DoD classification banner colors.
+enum class BannerColor { kGreen, kBlue, kRed, kOrange, kYellow, kPurple };
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
+
+// The names used in the file ("moderate", "green", "info"). Thread-safe; static storage.
+std::string_view Argon2OpsName(Argon2Ops ops);
+std::string_view BannerColorName(BannerColor color);
+std::string_view LogLevelName(LogLevel level);
+
+// Member initializers are the built-in defaults; a loaded Config satisfies every range and
+// rule documented in docs/configuration.md. All structs are plain values: thread-compatible.
+struct ServerConfig {
+  ListenAddress listen{"127.0.0.1", 8443, false};
+  // Names and IP literals for the server certificate and the Host/Origin checks. Never empty,
+  // no duplicates; DNS names are stored in lower case.
+  std::vector<std::string> host_names{"localhost"};
+  // Plain-HTTP listener that only redirects to HTTPS; nullopt when off ("" in the file).
+  std::optional<ListenAddress> http_redirect_listen;
+  int worker_threads = 16;             // 1..1024
+  int max_body_bytes = 1048576;        // 1024..1073741824
+  int max_header_bytes = 8192;         // 1024..65536
+  int read_timeout_seconds = 10;       // 1..300
+  int write_timeout_seconds = 10;      // 1..300
+  int keep_alive_timeout_seconds = 5;  // 1..300
+  int keep_alive_max_requests = 100;   // 1..100000
+  int shutdown_grace_seconds = 10;     // 0..300
+  bool operator==(const ServerConfig&) const = default;
+};
+
+struct DataConfig {
+  std::string dir = "/var/lib/outpost";  // absolute in the file; the CLI's --data overrides
+  bool operator==(const DataConfig&) const = default;
+};
+
+struct TlsConfig {
+  // Both empty (the generated <data.dir>/tls/server.pem and server.key) or both absolute paths.
+  std::string cert_file;
+  std::string key_file;
+  std::string min_version = "1.2";  // only "1.2": mbedTLS 2.28 has no TLS 1.3
+  bool operator==(const TlsConfig&) const = default;
+};
+
+struct SessionConfig {
+  int idle_timeout_minutes = 15;               // 1..1440
+  int absolute_timeout_hours = 12;             // 1..720
+  std::string cookie_name = "__Host-outpost";  // "__Host-" + an RFC 6265 token
+  bool operator==(const SessionConfig&) const = default;
+};
+
+struct AuthConfig {
+  int password_min_length = 15;   // 8..128
+  int password_max_length = 128;  // password_min_length..1024
+  Argon2Ops argon2_ops = Argon2Ops::kInteractive;
+  int login_attempts_per_minute_per_ip = 20;  // 1..10000
+  bool operator==(const AuthConfig&) const = default;
+};
+
+struct SiteConfig {
+  std::string name = "Outpost";  // 1..100 bytes, no control characters
+  std::string banner_text;       // 0..200 bytes, no control characters; empty: no banner
+  BannerColor banner_color = BannerColor::kGreen;
+  std::string login_notice;  // 0..20000 bytes; newlines and tabs allowed; empty: none
+  bool operator==(const SiteConfig&) const = default;
+};
+
+struct LogConfig {
+  LogLevel level = LogLevel::kInfo;
+  bool requests = true;
+  bool operator==(const LogConfig&) const = default;
+};
+
+struct DatabaseConfig {
+  int busy_timeout_ms = 5000;           // 1..600000
+  int wal_autocheckpoint_pages = 1000;  // 1..1000000
+  bool operator==(const DatabaseConfig&) const = default;
+};
+
+struct Config {
+  ServerConfig server;
+  DataConfig data;
+  TlsConfig tls;
+  SessionConfig session;
+  AuthConfig auth;
+  SiteConfig site;
+  LogConfig log;
+  DatabaseConfig database;
+  bool operator==(const Config&) const = default;
+};
+
+// The built-in defaults: what running with no file at all uses. Thread-safe.
+Config Defaults();
+
+// Reads and validates the file at `path`; error messages name `path` as the source.
+// Missing file: NotFound "<path>: no such file". Unreadable (permissions, a directory):
+// IoError. Over 1 MiB: InvalidArgument. Invalid content: see LoadString. Thread-safe.
+Result<Config> LoadFile(const std::string& path);
+
+// Parses and validates `toml`, starting from Defaults(). On any problem returns
+// InvalidArgument whose message holds every problem found, one per line, in file order:
+// "<source_name>:<line>:<column>: <key>: <what>". A TOML syntax error stops parsing, so it is
+// reported alone. Never throws (toml++ runs without exceptions here). Thread-safe.
+Result<Config> LoadString(std::string_view toml, std::string_view source_name);
+
+// The effective `config` as a TOML document (for `outpost config check --print`). LoadString
+// reads it back to an equal Config whenever the values are ones a file may hold (a relative
+// --data override is not). Thread-safe.
+std::string Describe(const Config& config);
+
+// The commented default configuration shipped as appliance/outpost.toml (a test keeps the two
+// identical): every key, commented out as "#key = <default>", under its [table]. Thread-safe.
+std::string DefaultToml();
+
+// Every known key as "table.key", in documentation order. Thread-safe.
+std::vector<std::string> KnownKeys();
+
+// tls.cert_file / tls.key_file, or the generated files under data.dir when they are empty.
+std::string CertFile(const Config& config);
+std::string KeyFile(const Config& config);
+
+}  // namespace outpost::config
+
+#endif  // OUTPOST_CONFIG_CONFIG_H_

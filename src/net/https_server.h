@@ -1,0 +1,72 @@
+// HTTPS on cpp-httplib without OpenSSL: an httplib::Server whose connections speak TLS through
+// mbedTLS. Routes, handlers, timeouts and keep-alive settings are httplib's, unchanged.
+//
+// Every translation unit that includes httplib.h must define CPPHTTPLIB_USE_POLL (sockets with
+// fd >= 1024 are otherwise answered 500) and must not define CPPHTTPLIB_OPENSSL_SUPPORT.
+#ifndef OUTPOST_NET_HTTPS_SERVER_H_
+#define OUTPOST_NET_HTTPS_SERVER_H_
+
+#ifndef CPPHTTPLIB_USE_POLL
+#error "define CPPHTTPLIB_USE_POLL for every file that includes httplib.h"
+#endif
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "net/tls.h"
+
+namespace outpost::net {
+
+// Serves HTTP/1.1 over TLS 1.2. Each accepted socket runs on an httplib worker thread: the
+// handshake (bounded by handshake_timeout), then keep-alive requests exactly as plain
+// httplib::Server does (keep_alive_max_count, keep_alive_timeout, read/write timeouts), then
+// close_notify when the exchange ended cleanly. A failed handshake (plain HTTP on this port, a
+// client that distrusts our CA, a stalled client) closes the socket and is counted.
+//
+// Thread-safety: configure routes and timeouts before listen(), as with httplib. SetTlsContext
+// and the counters may be called from any thread at any time.
+class HttpsServer : public httplib::Server {
+ public:
+  // `tls` must not be null. The server shares ownership; connections keep the context they
+  // started with alive until they close.
+  explicit HttpsServer(std::shared_ptr<const TlsContext> tls);
+  ~HttpsServer() override;
+
+  // Replaces the certificate for connections accepted from now on (e.g. after `outpost cert`
+  // renews it); open connections keep theirs. `tls` must not be null. Thread-safe.
+  void SetTlsContext(std::shared_ptr<const TlsContext> tls);
+
+  // The context new connections use. Thread-safe; never null.
+  std::shared_ptr<const TlsContext> tls_context() const;
+
+  // Longest a client may take from TCP accept to a finished handshake. Default 10 s.
+  // Set before listen().
+  void set_handshake_timeout(std::chrono::milliseconds timeout) { handshake_timeout_ = timeout; }
+
+  // Connections currently held by a worker, from accept to close (a gauge). Thread-safe.
+  int open_connections() const { return open_connections_.load(); }
+
+  // Handshakes that failed or timed out since construction. Thread-safe.
+  uint64_t handshake_failures() const { return handshake_failures_.load(); }
+
+ private:
+  // httplib calls this (a private virtual) on a worker thread for every accepted socket, with
+  // SO_RCVTIMEO/SO_SNDTIMEO already set. Owns `sock` and closes it.
+  bool process_and_close_socket(socket_t sock) override;
+
+  mutable std::mutex tls_mu_;
+  std::shared_ptr<const TlsContext> tls_;  // guarded by tls_mu_; never null
+
+  std::chrono::milliseconds handshake_timeout_{10000};  // written before listen() only
+  std::atomic<int> open_connections_{0};
+  std::atomic<uint64_t> handshake_failures_{0};
+};
+
+}  // namespace outpost::net
+
+#endif  // OUTPOST_NET_HTTPS_SERVER_H_
