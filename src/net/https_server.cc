@@ -225,8 +225,9 @@ bool HttpsServer::process_and_close_socket(socket_t sock) {
         if (mbedtls_ssl_check_pending(ssl.get())) return true;
         const auto deadline = Clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
         while (svr_sock_ != INVALID_SOCKET) {
-          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                deadline - Clock::now()).count();
+          const auto left =
+              std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now())
+                  .count();
           if (left <= 0) return false;
           pollfd pfd{sock, POLLIN, 0};
           const int n = ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, kIdleSliceMs)));

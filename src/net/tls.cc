@@ -37,8 +37,8 @@ class Mbed {
 
 using Pk = Mbed<mbedtls_pk_context, mbedtls_pk_init, mbedtls_pk_free>;
 using Crt = Mbed<mbedtls_x509_crt, mbedtls_x509_crt_init, mbedtls_x509_crt_free>;
-using CrtWriter = Mbed<mbedtls_x509write_cert, mbedtls_x509write_crt_init,
-                       mbedtls_x509write_crt_free>;
+using CrtWriter =
+    Mbed<mbedtls_x509write_cert, mbedtls_x509write_crt_init, mbedtls_x509write_crt_free>;
 using Mpi = Mbed<mbedtls_mpi, mbedtls_mpi_init, mbedtls_mpi_free>;
 using Drbg = Mbed<mbedtls_ctr_drbg_context, mbedtls_ctr_drbg_init, mbedtls_ctr_drbg_free>;
 using SslConfig = Mbed<mbedtls_ssl_config, mbedtls_ssl_config_init, mbedtls_ssl_config_free>;
@@ -69,9 +69,8 @@ constexpr int kCipherSuites[] = {
     MBEDTLS_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
     0,
 };
-constexpr mbedtls_ecp_group_id kCurves[] = {
-    MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1, MBEDTLS_ECP_DP_SECP384R1,
-    MBEDTLS_ECP_DP_NONE};
+constexpr mbedtls_ecp_group_id kCurves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+                                            MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
 constexpr int kSigHashes[] = {MBEDTLS_MD_SHA512, MBEDTLS_MD_SHA384, MBEDTLS_MD_SHA256,
                               MBEDTLS_MD_NONE};
 constexpr int kMaxValidDays = 36500;
@@ -163,22 +162,14 @@ int64_t ToUnix(const mbedtls_x509_time& t) {
   return DaysFromCivil(t.year, t.mon, t.day) * 86400 + t.hour * 3600 + t.min * 60 + t.sec;
 }
 
-// "YYYYMMDDhhmmss" in UTC, the format mbedtls_x509write_crt_set_validity takes.
-std::string X509TimeString(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
+// Formats a UTC time with strftime's `format`: "%Y%m%d%H%M%S" is what
+// mbedtls_x509write_crt_set_validity takes.
+std::string FormatUtc(int64_t unix_seconds, const char* format) {
+  const auto t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y%m%d%H%M%S", &tm);
-  return buf;
-}
-
-std::string IsoTime(int64_t unix_seconds) {
-  std::time_t t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  std::strftime(buf, sizeof(buf), format, &tm);
   return buf;
 }
 
@@ -232,8 +223,8 @@ bool ValidDnsName(std::string_view name) {
       label = 0;
       continue;
     }
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
     if (!ok || ++label > 63) return false;
   }
   return label > 0;
@@ -252,16 +243,18 @@ int WriteGeneralNames(unsigned char** p, unsigned char* start,
   size_t len = 0;
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
     size_t entry_len = 0;
-    MBEDTLS_ASN1_CHK_ADD(entry_len, mbedtls_asn1_write_raw_buffer(
-        p, start, reinterpret_cast<const unsigned char*>(it->bytes.data()), it->bytes.size()));
+    MBEDTLS_ASN1_CHK_ADD(
+        entry_len,
+        mbedtls_asn1_write_raw_buffer(
+            p, start, reinterpret_cast<const unsigned char*>(it->bytes.data()), it->bytes.size()));
     MBEDTLS_ASN1_CHK_ADD(entry_len, mbedtls_asn1_write_len(p, start, entry_len));
     MBEDTLS_ASN1_CHK_ADD(entry_len,
                          mbedtls_asn1_write_tag(p, start, MBEDTLS_ASN1_CONTEXT_SPECIFIC | it->tag));
     len += entry_len;
   }
   MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));
-  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(p, start, MBEDTLS_ASN1_CONSTRUCTED |
-                                                                 MBEDTLS_ASN1_SEQUENCE));
+  MBEDTLS_ASN1_CHK_ADD(
+      len, mbedtls_asn1_write_tag(p, start, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
   return static_cast<int>(len);
 }
 
@@ -272,8 +265,8 @@ int WriteServerAuthUsage(unsigned char** p, unsigned char* start) {
   MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_oid(p, start, MBEDTLS_OID_SERVER_AUTH,
                                                    MBEDTLS_OID_SIZE(MBEDTLS_OID_SERVER_AUTH)));
   MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_len(p, start, len));
-  MBEDTLS_ASN1_CHK_ADD(len, mbedtls_asn1_write_tag(p, start, MBEDTLS_ASN1_CONSTRUCTED |
-                                                                 MBEDTLS_ASN1_SEQUENCE));
+  MBEDTLS_ASN1_CHK_ADD(
+      len, mbedtls_asn1_write_tag(p, start, MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE));
   return static_cast<int>(len);
 }
 
@@ -300,8 +293,8 @@ Result<std::vector<SanEntry>> SanEntries(const std::vector<std::string>& dns_nam
 Status GenerateP256Key(mbedtls_pk_context* pk, mbedtls_ctr_drbg_context* drbg) {
   int ret = mbedtls_pk_setup(pk, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
   if (ret == 0) {
-    ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk),
-                              mbedtls_ctr_drbg_random, drbg);
+    ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(*pk), mbedtls_ctr_drbg_random,
+                              drbg);
   }
   if (ret != 0) return Status::Internal("generating a P-256 key: " + MbedError(ret));
   return Status::Ok();
@@ -342,8 +335,8 @@ Result<std::string> WriteCertificate(const CertRequest& req, mbedtls_ctr_drbg_co
   serial_bytes[0] = static_cast<unsigned char>((serial_bytes[0] & 0x7f) | 0x40);
   Mpi serial;
   const int64_t now = static_cast<int64_t>(std::time(nullptr));
-  const std::string not_before = X509TimeString(now - kBackdateSeconds);
-  const std::string not_after = X509TimeString(now + int64_t{req.valid_days} * 86400);
+  const std::string not_before = FormatUtc(now - kBackdateSeconds, "%Y%m%d%H%M%S");
+  const std::string not_after = FormatUtc(now + int64_t{req.valid_days} * 86400, "%Y%m%d%H%M%S");
 
   OUTPOST_RETURN_IF_ERROR(
       Check(mbedtls_mpi_read_binary(serial.get(), serial_bytes, sizeof(serial_bytes)), "serial"));
@@ -375,8 +368,8 @@ Result<std::string> WriteCertificate(const CertRequest& req, mbedtls_ctr_drbg_co
     int len = WriteGeneralNames(&p, der.data(), req.san);
     if (len >= 0) {
       len = mbedtls_x509write_crt_set_extension(w, MBEDTLS_OID_SUBJECT_ALT_NAME,
-                                                MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME),
-                                                0, p, static_cast<size_t>(len));
+                                                MBEDTLS_OID_SIZE(MBEDTLS_OID_SUBJECT_ALT_NAME), 0,
+                                                p, static_cast<size_t>(len));
     }
     OUTPOST_RETURN_IF_ERROR(Check(len < 0 ? len : 0, "subjectAltName"));
 
@@ -385,16 +378,16 @@ Result<std::string> WriteCertificate(const CertRequest& req, mbedtls_ctr_drbg_co
     len = WriteServerAuthUsage(&p, eku);
     if (len >= 0) {
       len = mbedtls_x509write_crt_set_extension(w, MBEDTLS_OID_EXTENDED_KEY_USAGE,
-                                                MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE),
-                                                0, p, static_cast<size_t>(len));
+                                                MBEDTLS_OID_SIZE(MBEDTLS_OID_EXTENDED_KEY_USAGE), 0,
+                                                p, static_cast<size_t>(len));
     }
     OUTPOST_RETURN_IF_ERROR(Check(len < 0 ? len : 0, "extKeyUsage"));
   }
 
   std::vector<unsigned char> pem(4096 + 64 * req.san.size());
-  OUTPOST_RETURN_IF_ERROR(Check(
-      mbedtls_x509write_crt_pem(w, pem.data(), pem.size(), mbedtls_ctr_drbg_random, drbg),
-      "signing"));
+  OUTPOST_RETURN_IF_ERROR(
+      Check(mbedtls_x509write_crt_pem(w, pem.data(), pem.size(), mbedtls_ctr_drbg_random, drbg),
+            "signing"));
   return std::string(reinterpret_cast<const char*>(pem.data()));
 }
 
@@ -417,8 +410,7 @@ Result<KeyAndCert> GenerateCa(std::string_view common_name, int valid_days) {
 
 Result<KeyAndCert> IssueServerCert(const KeyAndCert& ca, std::string_view common_name,
                                    const std::vector<std::string>& dns_names,
-                                   const std::vector<std::string>& ip_addresses,
-                                   int valid_days) {
+                                   const std::vector<std::string>& ip_addresses, int valid_days) {
   OUTPOST_ASSIGN_OR_RETURN(std::string subject, SubjectFromCommonName(common_name));
   if (dns_names.empty() && ip_addresses.empty()) {
     return Status::InvalidArgument("a server certificate needs at least one DNS name or IP");
@@ -490,8 +482,8 @@ Status CheckKeyMatchesCert(std::string_view cert_chain_pem, std::string_view key
   }
   const int64_t not_after = ToUnix(leaf->valid_to);
   if (not_after < now_unix) {
-    return Status::FailedPrecondition("certificate '" + DnString(&leaf->subject) +
-                                      "' expired at " + IsoTime(not_after));
+    return Status::FailedPrecondition("certificate '" + DnString(&leaf->subject) + "' expired at " +
+                                      FormatUtc(not_after, "%Y-%m-%dT%H:%M:%SZ"));
   }
   return Status::Ok();
 }
@@ -517,8 +509,8 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(std::string_view ce
   OUTPOST_RETURN_IF_ERROR(ParseKey(key_pem, s.key.get()));
   ctx->subject_ = DnString(&s.chain.get()->subject);
   if (mbedtls_pk_check_pair(&s.chain.get()->pk, s.key.get()) != 0) {
-    return Status::InvalidArgument("private key does not match the certificate '" +
-                                   ctx->subject_ + "'");
+    return Status::InvalidArgument("private key does not match the certificate '" + ctx->subject_ +
+                                   "'");
   }
   OUTPOST_RETURN_IF_ERROR(SeedDrbg(s.drbg.get()));
 

@@ -42,8 +42,7 @@ Result<KeyAndCert> GenerateCa(std::string_view common_name, int valid_days);
 // Thread-safe.
 Result<KeyAndCert> IssueServerCert(const KeyAndCert& ca, std::string_view common_name,
                                    const std::vector<std::string>& dns_names,
-                                   const std::vector<std::string>& ip_addresses,
-                                   int valid_days);
+                                   const std::vector<std::string>& ip_addresses, int valid_days);
 
 // What a certificate says about itself.
 struct CertInfo {

@@ -193,8 +193,8 @@ struct HttpsClient::Session {
 
   Status WriteAll(std::string_view data) {
     while (!data.empty()) {
-      const int r = mbedtls_ssl_write(ssl.get(), reinterpret_cast<const unsigned char*>(data.data()),
-                                      data.size());
+      const int r = mbedtls_ssl_write(
+          ssl.get(), reinterpret_cast<const unsigned char*>(data.data()), data.size());
       if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) continue;
       if (r < 0) return Status::Unavailable("TLS write: " + MbedError(r));
       data.remove_prefix(static_cast<size_t>(r));
@@ -234,6 +234,8 @@ HttpsClient::HttpsClient(std::string host, int port, std::string ca_pem, std::st
       server_name_(std::move(server_name)) {}
 
 HttpsClient::~HttpsClient() = default;
+HttpsClient::HttpsClient(HttpsClient&&) noexcept = default;
+HttpsClient& HttpsClient::operator=(HttpsClient&&) noexcept = default;
 
 void HttpsClient::Close() {
   if (session_ != nullptr) {
@@ -248,8 +250,8 @@ Status HttpsClient::Connect() {
   if (sodium_init() < 0) return Status::Internal("libsodium failed to initialise");
   auto s = std::make_unique<Session>();
   s->transport.deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
-  int r = mbedtls_x509_crt_parse(s->ca.get(), reinterpret_cast<const unsigned char*>(ca_pem_.c_str()),
-                                 ca_pem_.size() + 1);
+  int r = mbedtls_x509_crt_parse(
+      s->ca.get(), reinterpret_cast<const unsigned char*>(ca_pem_.c_str()), ca_pem_.size() + 1);
   if (r != 0) return Status::InvalidArgument("CA does not parse: " + MbedError(r));
   mbedtls_ssl_config* conf = s->conf.get();
   r = mbedtls_ssl_config_defaults(conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
@@ -315,7 +317,11 @@ Result<HttpResponse> HttpsClient::Request(
     has_length |= Lower(k) == "content-length" || Lower(k) == "transfer-encoding";
     req.append(k).append(": ").append(v).append("\r\n");
   }
-  if (!has_host) req.append("Host: ").append(server_name_).append("\r\n");
+  if (!has_host) {
+    req.append("Host: ").append(server_name_);
+    if (port_ != 443) req.append(":").append(std::to_string(port_));
+    req.append("\r\n");
+  }
   if (!has_length && (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")) {
     req.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
   }

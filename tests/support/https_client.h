@@ -18,7 +18,7 @@ namespace outpost::testing {
 struct HttpResponse {
   int status = 0;
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased, in order
-  std::string body;  // de-chunked
+  std::string body;                                          // de-chunked
 
   // The first header called `name` (any case), or "" when there is none.
   std::string Header(std::string_view name) const;
@@ -37,6 +37,8 @@ class HttpsClient {
   ~HttpsClient();
   HttpsClient(const HttpsClient&) = delete;
   HttpsClient& operator=(const HttpsClient&) = delete;
+  HttpsClient(HttpsClient&&) noexcept;  // the session lives on the heap: moving is safe
+  HttpsClient& operator=(HttpsClient&&) noexcept;
 
   // Closes any current connection, then TCP-connects and completes a TLS 1.2 handshake that
   // verifies the chain against the CA and the name. Returns Unavailable when the connection or
@@ -44,8 +46,9 @@ class HttpsClient {
   Status Connect();
 
   // Sends one request and reads its response, connecting first when there is no connection or
-  // the server has closed the idle one. Adds Host and, when there is a body or the method is
-  // POST/PUT/PATCH, Content-Length unless given. Closes the connection after a response with
+  // the server has closed the idle one. Unless given, adds Host as a browser would
+  // ("localhost:8443"; no port for 443) and, when there is a body or the method is
+  // POST/PUT/PATCH, Content-Length. Closes the connection after a response with
   // "Connection: close" or without a length. Returns Unavailable on I/O errors and timeouts,
   // Corruption on a malformed response.
   Result<HttpResponse> Request(std::string_view method, std::string_view path,

@@ -1,5 +1,7 @@
 // Certificates (generation, inspection, key checks) and the HTTPS server end to end over
 // loopback, driven by the test HttpsClient.
+#include "net/tls.h"
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -12,7 +14,6 @@
 #include <thread>
 
 #include "net/https_server.h"
-#include "net/tls.h"
 #include "support/https_client.h"
 
 namespace outpost::net {
@@ -62,6 +63,9 @@ class TestServer {
   explicit TestServer(std::shared_ptr<const TlsContext> tls) : server(std::move(tls)) {
     server.Get("/hello", [](const httplib::Request&, httplib::Response& res) {
       res.set_content("hello", "text/plain");
+    });
+    server.Get("/host", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(req.get_header_value("Host"), "text/plain");
     });
     server.Get("/whoami", [](const httplib::Request& req, httplib::Response& res) {
       res.set_content(req.remote_addr + ":" + std::to_string(req.remote_port), "text/plain");
@@ -169,8 +173,7 @@ TEST_CASE("a CA name with a comma survives into the issuer of its server certifi
   CHECK(info->issuer == InspectCertificate(ca->cert_pem)->subject);
 }
 
-TEST_CASE("certificate requests with bad names, addresses or validity are refused",
-          "[unit][net]") {
+TEST_CASE("certificate requests with bad names, addresses or validity are refused", "[unit][net]") {
   Result<KeyAndCert> ca = GenerateCa("Outpost Test CA", 30);
   REQUIRE(ca.ok());
   CHECK(GenerateCa("", 30).status().code() == Code::kInvalidArgument);
@@ -249,6 +252,9 @@ TEST_CASE("the HTTPS server speaks TLS 1.2 with a CHACHA20-POLY1305 suite", "[un
   CHECK(res->status == 200);
   CHECK(res->body == "hello");
   CHECK(res->Header("Content-Type") == "text/plain");
+  auto host = client.Request("GET", "/host");
+  REQUIRE(host.ok());
+  CHECK(host->body == "localhost:" + std::to_string(ts.port));
   CHECK(ts.server.handshake_failures() == 0);
 }
 
@@ -319,6 +325,25 @@ TEST_CASE("requests on one TLS connection are served with keep-alive", "[unit][n
   REQUIRE(after.ok());
   CHECK(client.handshakes() == 2);
   CHECK(after->body != first->body);
+}
+
+TEST_CASE("raw bytes over TLS reach httplib's parser: good requests served, bad ones get 400",
+          "[unit][net]") {
+  Pki pki = MakePki();
+  TestServer ts(ContextFor(pki.server));
+  ts.Start();
+  HttpsClient client("127.0.0.1", ts.port, pki.ca.cert_pem);
+  auto good = client.SendRaw("GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  REQUIRE(good.ok());
+  CHECK(good->rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(good->substr(good->size() - 5) == "hello");
+  CHECK_FALSE(client.connected());
+
+  auto bad = client.SendRaw("NONSENSE\r\n\r\n");
+  REQUIRE(bad.ok());
+  CHECK(bad->rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(client.handshakes() == 2);
+  CHECK(Eventually([&] { return ts.server.open_connections() == 0; }));
 }
 
 TEST_CASE("the server closes a connection after keep_alive_max_count requests", "[unit][net]") {
@@ -432,8 +457,7 @@ TEST_CASE("SetTlsContext serves the new certificate to new connections only", "[
   CHECK(res->body == "hello");
 }
 
-TEST_CASE("a request is served while the process holds more than 1024 descriptors",
-          "[unit][net]") {
+TEST_CASE("a request is served while the process holds more than 1024 descriptors", "[unit][net]") {
   rlimit lim{};
   REQUIRE(getrlimit(RLIMIT_NOFILE, &lim) == 0);
   if (lim.rlim_cur < 1300) {
