@@ -405,6 +405,8 @@ void ApiServer::SetTlsContext(std::shared_ptr<const net::TlsContext> tls) {
 }
 
 void ApiServer::Stop() {
+  // httplib's stop() asserts when called twice before its listener has returned.
+  if (stopped_.exchange(true)) return;
   if (https_) https_->stop();
   if (redirect_) redirect_->stop();
 }

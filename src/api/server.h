@@ -5,6 +5,7 @@
 #ifndef OUTPOST_API_SERVER_H_
 #define OUTPOST_API_SERVER_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -74,6 +75,7 @@ class ApiServer {
   std::thread redirect_thread_;
   int port_ = 0;
   int redirect_port_ = 0;
+  std::atomic<bool> stopped_{false};
 };
 
 // The headers every response carries (HSTS, CSP, nosniff, frame and referrer policies).
