@@ -49,8 +49,10 @@ test-asan: asan
 	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure
 
+# Benchmarks print figures; they are never part of `make test` (see tests/bench/README.md).
 bench: build
-	@echo "benchmarks: see tests/bench/README.md"
+	@cmake --build $(BUILD) -j $(JOBS) --target outpost_chat_bench
+	@$(BUILD)/outpost_chat_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD)

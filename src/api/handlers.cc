@@ -42,12 +42,66 @@ nlohmann::json TokenJson(const domain::ApiToken& t) {
                                       : nlohmann::json(nullptr)}};
 }
 
+// The audit event for `action` on `target` by the caller, from the caller's address.
+domain::AuditEvent AuditEventFor(const Call& call, std::string action, std::string target) {
+  domain::AuditEvent e;
+  if (call.principal) {
+    e.actor = call.principal->user.username;
+    e.actor_id = call.principal->user.id;
+  }
+  e.source_ip = call.req.remote_addr;
+  e.action = std::move(action);
+  e.target = std::move(target);
+  return e;
+}
+
+// Refuses an action before it runs when its audit record could not be written (the actions
+// below run in transactions of their own, which the audit log cannot join).
+Status AdmitAudit(Call& call) {
+  return call.svc.audit != nullptr ? call.svc.audit->Admit() : Status::Ok();
+}
+
+// Records `event` with the outcome of `result` (failure with its code as details.reason).
+// Returns the audit log's verdict: under the refuse policy, an error the caller must return.
+Status Audit(Call& call, domain::AuditEvent event, const Status& result) {
+  if (call.svc.audit == nullptr) return Status::Ok();
+  if (!result.ok()) {
+    event.outcome = domain::AuditOutcome::kFailure;
+    event.details["reason"] = CodeName(result.code());
+  }
+  return call.svc.audit->Append(event).status();
+}
+
+// For actions that only take access away (logout, revoking a token, disabling a user): they
+// are never refused for want of an audit record, since refusing them would leave the access in
+// place; a lost record is logged instead.
+void AuditAnyway(Call& call, domain::AuditEvent event, const Status& result) {
+  if (Status st = Audit(call, event, result); !st.ok()) {
+    log::Error("audit record lost", {{"action", event.action}, {"error", st.ToString()}});
+  }
+}
+
 Status SetUserDisabled(Call& call, bool disabled) {
   std::string name = call.req.matches[1];
   if (disabled && call.principal->user.username == name) {
     return Status::FailedPrecondition("administrators cannot disable their own account");
   }
-  OUTPOST_RETURN_IF_ERROR(call.svc.accounts->SetDisabled(name, disabled));
+  domain::AuditEvent event =
+      AuditEventFor(call, disabled ? "user.disable" : "user.enable", "user:" + name);
+  if (disabled) {
+    Status st = call.svc.accounts->SetDisabled(name, true);
+    AuditAnyway(call, event, st);
+    OUTPOST_RETURN_IF_ERROR(st);
+  } else {
+    OUTPOST_RETURN_IF_ERROR(AdmitAudit(call));
+    Status st = call.svc.accounts->SetDisabled(name, false);
+    Status audited = Audit(call, event, st);
+    OUTPOST_RETURN_IF_ERROR(st);
+    if (!audited.ok()) {
+      (void)call.svc.accounts->SetDisabled(name, true);  // no unaudited access granted
+      return audited;
+    }
+  }
   OUTPOST_ASSIGN_OR_RETURN(domain::User user, call.svc.accounts->FindByName(name));
   log::Info(disabled ? "user disabled" : "user enabled",
             {{"user", user.username}, {"by", call.principal->user.username}});
@@ -102,23 +156,44 @@ Status HandleSite(Call& call) {
 Status HandleLogin(Call& call) {
   if (!call.svc.login_throttle->Allow(call.req.remote_addr)) {
     log::Warn("login throttled", {{"remote", call.req.remote_addr}});
+    // A refused flood must not become an audit flood: one record per address a minute.
+    static LoginThrottle audited_once(SystemClock(), 1);
+    if (audited_once.Allow(call.req.remote_addr)) {
+      domain::AuditEvent event = AuditEventFor(call, "auth.login_throttled", "");
+      event.outcome = domain::AuditOutcome::kDenied;
+      AuditAnyway(call, event, Status::Ok());
+    }
     return Status::ResourceExhausted("too many sign-in attempts from this address; wait a minute");
   }
   OUTPOST_ASSIGN_OR_RETURN(std::string username, StringField(call.body, "username", 256));
+  OUTPOST_RETURN_IF_ERROR(AdmitAudit(call));
   OUTPOST_ASSIGN_OR_RETURN(std::string password, StringField(call.body, "password", 4096));
   Result<domain::User> user = call.svc.accounts->Authenticate(username, password);
   WipeString(&password);
+  // People type passwords into the name field: keep a claimed name only when it could be one.
+  std::string claimed = domain::CheckUsername(username).ok() ? username : "(not a user name)";
+  domain::AuditEvent event = AuditEventFor(call, "auth.login", "user:" + claimed);
+  event.actor = claimed;
   if (!user.ok()) {
     log::Warn("login failed", {{"user", username.substr(0, 64)},
                                {"remote", call.req.remote_addr},
                                {"reason", CodeName(user.status().code())}});
+    event.action = "auth.login_failed";
+    AuditAnyway(call, event, user.status());
     return user.status();
   }
+  event.actor = user->username;
+  event.actor_id = user->id;
   std::string token;
   OUTPOST_ASSIGN_OR_RETURN(
       domain::Session session,
       call.svc.sessions->Create(user->id, call.req.remote_addr,
                                 call.req.get_header_value("User-Agent"), &token));
+  if (Status st = Audit(call, event, Status::Ok()); !st.ok()) {
+    WipeString(&token);
+    (void)call.svc.sessions->RevokeById(session.id);  // never handed out: no unaudited session
+    return st;
+  }
   int64_t max_age = call.svc.sessions->policy().absolute_timeout_ms / 1000;
   call.res.set_header("Set-Cookie", SessionCookie(call.svc.options->cookie_name, token, max_age));
   WipeString(&token);
@@ -130,7 +205,9 @@ Status HandleLogin(Call& call) {
 
 Status HandleLogout(Call& call) {
   if (call.principal->session.id != 0) {
-    OUTPOST_RETURN_IF_ERROR(call.svc.sessions->RevokeById(call.principal->session.id));
+    Status st = call.svc.sessions->RevokeById(call.principal->session.id);
+    AuditAnyway(call, AuditEventFor(call, "auth.logout", "session"), st);
+    OUTPOST_RETURN_IF_ERROR(st);
   }
   call.res.status = 204;
   call.res.set_header("Set-Cookie", SessionCookie(call.svc.options->cookie_name, "", 0));
@@ -161,10 +238,21 @@ Status HandleCreateToken(Call& call) {
     }
     expires_at = call.svc.clock->NowMillis() + it->get<int64_t>() * 86400 * 1000;
   }
+  OUTPOST_RETURN_IF_ERROR(AdmitAudit(call));
   std::string secret;
-  OUTPOST_ASSIGN_OR_RETURN(
-      domain::ApiToken token,
-      call.svc.api_tokens->Create(call.principal->user.id, name, expires_at, &secret));
+  Result<domain::ApiToken> created =
+      call.svc.api_tokens->Create(call.principal->user.id, name, expires_at, &secret);
+  domain::AuditEvent event = AuditEventFor(
+      call, "token.create", created.ok() ? "token:" + std::to_string(created->id) : "token");
+  event.details = {{"name", name}};
+  Status audited = Audit(call, event, created.status());
+  OUTPOST_RETURN_IF_ERROR(created.status());
+  domain::ApiToken token = std::move(*created);
+  if (!audited.ok()) {
+    WipeString(&secret);
+    (void)call.svc.api_tokens->Revoke(call.principal->user.id, token.id);  // never shown
+    return audited;
+  }
   nlohmann::json j = {{"token", TokenJson(token)}, {"secret", secret}};
   WipeString(&secret);
   log::Info("api token created", {{"user", call.principal->user.username}, {"id", token.id}});
@@ -174,7 +262,9 @@ Status HandleCreateToken(Call& call) {
 
 Status HandleRevokeToken(Call& call) {
   int64_t id = std::stoll(call.req.matches[1]);  // the route's pattern allows 1-18 digits
-  OUTPOST_RETURN_IF_ERROR(call.svc.api_tokens->Revoke(call.principal->user.id, id));
+  Status st = call.svc.api_tokens->Revoke(call.principal->user.id, id);
+  AuditAnyway(call, AuditEventFor(call, "token.revoke", "token:" + std::to_string(id)), st);
+  OUTPOST_RETURN_IF_ERROR(st);
   call.res.status = 204;
   return Status::Ok();
 }
@@ -198,9 +288,21 @@ Status HandleCreateUser(Call& call) {
   if (call.body.contains("role")) {
     OUTPOST_ASSIGN_OR_RETURN(role, StringField(call.body, "role", 64));
   }
+  Status admitted = AdmitAudit(call);
+  if (!admitted.ok()) {
+    WipeString(&password);
+    return admitted;
+  }
   Result<domain::User> user = call.svc.accounts->Create(username, display_name, role, password);
   WipeString(&password);
+  domain::AuditEvent event = AuditEventFor(call, "user.create", "user:" + username.substr(0, 64));
+  event.details = {{"role", role.substr(0, 64)}};
+  Status audited = Audit(call, event, user.status());
   OUTPOST_RETURN_IF_ERROR(user.status());
+  if (call.svc.rooms != nullptr) {
+    OUTPOST_RETURN_IF_ERROR(call.svc.rooms->JoinDefaultRooms(user->id));
+  }
+  OUTPOST_RETURN_IF_ERROR(audited);  // the account exists; the error says it went unaudited
   log::Info("user created", {{"user", user->username}, {"by", call.principal->user.username}});
   SetJson(call.res, 201, {{"user", UserJson(*user)}});
   return Status::Ok();

@@ -26,6 +26,9 @@ Status HandleCreateUser(Call& call);
 Status HandleDisableUser(Call& call);
 Status HandleEnableUser(Call& call);
 
+// The auditor view (audit_handlers.cc).
+Status HandleAuditSearch(Call& call);
+
 // Builds the session cookie header value; an empty token with max_age 0 clears it.
 std::string SessionCookie(const std::string& name, const std::string& token, int64_t max_age_s);
 

@@ -13,9 +13,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/cursor.h"
 #include "api/login_throttle.h"
 #include "api/metrics.h"
 #include "domain/accounts.h"
+#include "domain/messages.h"
+#include "domain/rooms.h"
+#include "domain/search.h"
+#include "domain/audit.h"
 #include "domain/sessions.h"
 #include "storage/database.h"
 #include "util/clock.h"
@@ -53,6 +58,11 @@ struct Services {
   domain::Accounts* accounts = nullptr;
   domain::Sessions* sessions = nullptr;
   domain::ApiTokens* api_tokens = nullptr;
+  domain::Rooms* rooms = nullptr;
+  domain::Messages* messages = nullptr;
+  domain::Search* search = nullptr;
+  const CursorCodec* cursors = nullptr;
+  domain::AuditLog* audit = nullptr;  // null: nothing is audited (tests of other layers)
   Metrics* metrics = nullptr;
   LoginThrottle* login_throttle = nullptr;
   const Clock* clock = nullptr;

@@ -10,8 +10,11 @@ namespace outpost::cli {
 void AddServeCommand(CLI::App* app, GlobalOptions* global, Action* action);
 void AddInitCommand(CLI::App* app, GlobalOptions* global, Action* action);
 void AddUserCommands(CLI::App* app, GlobalOptions* global, Action* action);
+void AddAuditCommands(CLI::App* app, GlobalOptions* global, Action* action);
 void AddCertCommands(CLI::App* app, GlobalOptions* global, Action* action);
 void AddConfigCommands(CLI::App* app, GlobalOptions* global, Action* action);
+void AddBackupCommands(CLI::App* app, GlobalOptions* global, Action* action);
+void AddDbCommands(CLI::App* app, GlobalOptions* global, Action* action);
 void AddVersionCommand(CLI::App* app, GlobalOptions* global, Action* action);
 
 // Parses argv and runs the selected command; returns the process exit code.

@@ -93,6 +93,21 @@ domain::AccountPolicy AccountPolicyFor(const config::Config& cfg) {
   return policy;
 }
 
+domain::ChatOptions ChatOptionsFor(const config::Config& cfg) {
+  domain::ChatOptions o;
+  o.max_message_chars = cfg.chat.max_message_length;
+  o.max_group_members = cfg.chat.max_group_members;
+  o.default_room = cfg.chat.default_room;
+  return o;
+}
+
+Status JoinDefaultRooms(storage::Database* db, const config::Config& cfg, int64_t user_id) {
+  domain::Rooms rooms(db, SystemClock(), nullptr, ChatOptionsFor(cfg));
+  OUTPOST_ASSIGN_OR_RETURN(int64_t room_id, rooms.EnsureDefaultRoom());
+  (void)room_id;
+  return rooms.JoinDefaultRooms(user_id);
+}
+
 namespace {
 
 // Reads one line from `fd`, without the line end.

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "domain/accounts.h"
 #include "domain/appliance.h"
+#include "domain/rooms.h"
 #include "storage/database.h"
 #include "util/crypto.h"
 #include "util/status.h"
@@ -63,6 +64,11 @@ domain::DataLayout LayoutFor(const config::Config& cfg);
 Result<std::unique_ptr<storage::Database>> OpenDatabase(const config::Config& cfg);
 
 domain::AccountPolicy AccountPolicyFor(const config::Config& cfg);
+domain::ChatOptions ChatOptionsFor(const config::Config& cfg);
+
+// Puts a new account into the default rooms (creating them when missing), as the API does for
+// accounts made by administrators.
+Status JoinDefaultRooms(storage::Database* db, const config::Config& cfg, int64_t user_id);
 
 // Reads a password: the first line of `password_file` when given ("-" is standard input),
 // else from the terminal with echo off, asked twice when `confirm`. InvalidArgument when there

@@ -32,6 +32,14 @@ void AddConfigCommands(CLI::App* app, GlobalOptions* global, Action* action) {
   check->callback([global, print, action] {
     *action = [global, print] { return Check(*global, *print); };
   });
+  CLI::App* defaults = AddSubcommand(config, "defaults", "Print the commented default "
+                                                         "configuration (every key)");
+  defaults->callback([action] {
+    *action = [] {
+      std::cout << config::DefaultToml();
+      return int{kExitOk};
+    };
+  });
 }
 
 }  // namespace outpost::cli

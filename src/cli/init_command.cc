@@ -6,6 +6,7 @@
 #include <iostream>
 #include <vector>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "net/tls.h"
 #include "util/fs.h"
@@ -128,6 +129,17 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
   Result<domain::User> user =
       accounts.Create(admin, display, domain::kRoleAdmin, password->value());
   if (!user.ok()) return Fail(user.status());
+  if (Status st = JoinDefaultRooms(db->get(), *cfg, user->id); !st.ok()) return Fail(st);
+  {
+    // The log opens with the appliance's birth, signed at once; if it cannot, nothing is kept.
+    CommandAudit audit(db->get(), *cfg);
+    Status st = audit.Record("appliance.init", "", Status::Ok(), {{"hosts", hosts}});
+    if (st.ok()) {
+      st = audit.Record("user.create", "user:" + admin, Status::Ok(), {{"role", "admin"}});
+    }
+    if (st.ok()) st = audit.log().Checkpoint();
+    if (!st.ok()) return Fail(st);
+  }
   if (Status st = (*db)->Checkpoint(); !st.ok()) return Fail(st);
   db->reset();
   undo.Commit();

@@ -36,8 +36,11 @@ int Main(int argc, char** argv) {
   AddServeCommand(&app, &global, &action);
   AddInitCommand(&app, &global, &action);
   AddUserCommands(&app, &global, &action);
+  AddAuditCommands(&app, &global, &action);
   AddCertCommands(&app, &global, &action);
   AddConfigCommands(&app, &global, &action);
+  AddBackupCommands(&app, &global, &action);
+  AddDbCommands(&app, &global, &action);
   AddVersionCommand(&app, &global, &action);
   app.footer("Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid configuration, 4 not found, "
              "5 already exists, 6 refused, 7 I/O error, 8 corrupt data, 9 unavailable.");

@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
 #include <future>
 #include <iostream>
 
@@ -71,6 +72,12 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   session_policy.absolute_timeout_ms = int64_t{cfg.session.absolute_timeout_hours} * 3600 * 1000;
   domain::Sessions sessions(db->get(), clock, session_policy);
   domain::ApiTokens tokens(db->get(), clock);
+  domain::AuditLog audit(db->get(), clock, &*keys);
+  domain::Rooms rooms(db->get(), clock, nullptr, ChatOptionsFor(cfg));
+  domain::Messages messages(db->get(), clock, nullptr, ChatOptionsFor(cfg));
+  domain::Search search(db->get(), &messages);
+  api::CursorCodec cursors(api::DeriveCursorKey(keys->master_key.value()));
+  if (Result<int64_t> room = rooms.EnsureDefaultRoom(); !room.ok()) return Fail(room.status());
   api::Metrics metrics;
   api::LoginThrottle throttle(clock, cfg.auth.login_attempts_per_minute_per_ip);
 
@@ -116,6 +123,11 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   services.accounts = &accounts;
   services.sessions = &sessions;
   services.api_tokens = &tokens;
+  services.rooms = &rooms;
+  services.messages = &messages;
+  services.search = &search;
+  services.cursors = &cursors;
+  services.audit = &audit;
   services.metrics = &metrics;
   services.login_throttle = &throttle;
   services.clock = clock;
@@ -123,6 +135,24 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
 
   api::ApiServer server(services, options, listen, *tls);
   if (Status st = server.Start(); !st.ok()) return Fail(st);
+  // Recorded once the port is bound, so that a start that fails is not claimed; under the
+  // refuse policy a server that cannot audit does not serve.
+  const domain::AuditEvent start{"system", 0, "", "server.start", "",
+                                 domain::AuditOutcome::kSuccess,
+                                 {{"version", OUTPOST_VERSION}, {"port", server.port()}}};
+  if (Result<int64_t> seq = audit.Append(start); !seq.ok()) {
+    server.Stop();
+    server.Wait();
+    return Fail(seq.status());
+  }
+  // Stopping is audited and the tail signed, so that a clean stop leaves nothing unsigned.
+  auto audit_stop = [&audit](std::string_view why) {
+    const domain::AuditEvent stop{"system", 0, "", "server.stop", "",
+                                  domain::AuditOutcome::kSuccess, {{"reason", why}}};
+    Status st = audit.Append(stop).status();
+    if (st.ok()) st = audit.Checkpoint();
+    if (!st.ok()) log::Error("audit at stop failed", {{"error", st.ToString()}});
+  };
   (void)sessions.PurgeExpired();
   log::Info("listening", {{"url", "https://" + cfg.server.listen.ToString() + "/"},
                           {"data", layout.root},
@@ -131,9 +161,19 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     log::Info("redirecting plain HTTP", {{"listen", cfg.server.http_redirect_listen->ToString()}});
   }
 
+  std::string stop_reason = "signal";
   while (true) {
-    int sig = 0;
-    if (sigwait(&signals, &sig) != 0) continue;
+    // Wakes every minute so that a quiet audit log still gets its timed checkpoint.
+    const timespec tick{60, 0};
+    int sig = sigtimedwait(&signals, nullptr, &tick);
+    if (sig < 0) {
+      if (errno == EAGAIN) {
+        if (Status st = audit.MaybeCheckpoint(); !st.ok()) {
+          log::Error("audit checkpoint failed", {{"error", st.ToString()}});
+        }
+      }
+      continue;
+    }
     if (sig == SIGHUP) {
       Result<std::shared_ptr<const net::TlsContext>> fresh = LoadTls(cfg);
       if (fresh.ok()) {
@@ -145,7 +185,8 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
       }
       continue;
     }
-    log::Info("stopping", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    stop_reason = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    log::Info("stopping", {{"signal", stop_reason}});
     break;
   }
   server.Stop();
@@ -154,10 +195,12 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
       std::future_status::ready) {
     log::Warn("requests still running after the grace period; exiting without them",
               {{"grace_seconds", cfg.server.shutdown_grace_seconds}});
+    audit_stop(stop_reason + ", grace period over");
     Status st = (*db)->Checkpoint();
     log::Info("stopped", {{"checkpoint", st.ToString()}});
     std::_Exit(kExitOk);  // the stuck workers hold references we cannot wait for
   }
+  audit_stop(stop_reason);
   if (Status st = (*db)->Checkpoint(); !st.ok()) {
     log::Error("WAL checkpoint failed", {{"error", st.ToString()}});
   }

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "domain/sessions.h"
 
@@ -22,32 +23,52 @@ struct UserArgs {
   bool json = false;
 };
 
-// Runs `fn` with the database and accounts of the configured data folder.
-int WithAccounts(const GlobalOptions& global,
-                 const std::function<int(storage::Database&, domain::Accounts&)>& fn) {
+// Runs `fn` with the database, accounts and audit log of the configured data folder.
+int WithAccounts(
+    const GlobalOptions& global,
+    const std::function<int(storage::Database&, domain::Accounts&, CommandAudit&)>& fn) {
   Result<config::Config> cfg = LoadConfig(global);
   if (!cfg.ok()) return ConfigFailure(cfg.status());
   Result<std::unique_ptr<storage::Database>> db = OpenDatabase(*cfg);
   if (!db.ok()) return Fail(db.status());
   domain::Accounts accounts(db->get(), SystemClock(), AccountPolicyFor(*cfg));
-  return fn(**db, accounts);
+  CommandAudit audit(db->get(), *cfg);
+  return fn(**db, accounts, audit);
+}
+
+// For commands that only take access away: never refused for want of an audit record (that
+// would leave the access in place); a lost record is reported on stderr.
+void RecordAnyway(CommandAudit& audit, const std::string& action, const std::string& target,
+                  const Status& result) {
+  if (Status st = audit.Record(action, target, result); !st.ok()) {
+    std::cerr << "outpost: warning: " << st.message() << "\n";
+  }
 }
 
 int Add(const GlobalOptions& global, const UserArgs& a) {
-  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts) {
+  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts,
+                                  CommandAudit& audit) {
     if (Status st = domain::CheckUsername(a.name); !st.ok()) return Fail(st);
+    if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
     Result<SecretString> pw = ReadPassword(a.password_file, "Password for " + a.name + ": ", true);
     if (!pw.ok()) return Fail(pw.status());
     Result<domain::User> user = accounts.Create(
         a.name, a.display_name.empty() ? a.name : a.display_name, a.role, pw->value());
+    Status audited = audit.Record("user.create", "user:" + a.name, user.status(),
+                                  {{"role", a.role}});
     if (!user.ok()) return Fail(user.status());
+    if (!audited.ok()) return Fail(audited);
+    Result<config::Config> cfg = LoadConfig(global);
+    if (!cfg.ok()) return ConfigFailure(cfg.status());
+    if (Status st = JoinDefaultRooms(&db, *cfg, user->id); !st.ok()) return Fail(st);
     std::cout << "created user " << user->username << " (" << user->role << ")\n";
     return int{kExitOk};
   });
 }
 
 int List(const GlobalOptions& global, const UserArgs& a) {
-  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts) {
+  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts,
+                                  CommandAudit&) {
     Result<std::vector<domain::User>> users = accounts.List();
     if (!users.ok()) return Fail(users.status());
     if (a.json) {
@@ -74,8 +95,23 @@ int List(const GlobalOptions& global, const UserArgs& a) {
 }
 
 int SetDisabled(const GlobalOptions& global, const UserArgs& a, bool disabled) {
-  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts) {
-    if (Status st = accounts.SetDisabled(a.name, disabled); !st.ok()) return Fail(st);
+  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts,
+                                  CommandAudit& audit) {
+    const std::string target = "user:" + a.name;
+    if (disabled) {
+      Status st = accounts.SetDisabled(a.name, true);
+      RecordAnyway(audit, "user.disable", target, st);
+      if (!st.ok()) return Fail(st);
+    } else {
+      if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
+      Status st = accounts.SetDisabled(a.name, false);
+      Status audited = audit.Record("user.enable", target, st);
+      if (!st.ok()) return Fail(st);
+      if (!audited.ok()) {
+        (void)accounts.SetDisabled(a.name, true);  // no unaudited access granted
+        return Fail(audited);
+      }
+    }
     std::cout << (disabled ? "disabled " : "enabled ") << a.name
               << (disabled ? " (their sessions have ended)" : "") << "\n";
     return int{kExitOk};
@@ -83,28 +119,43 @@ int SetDisabled(const GlobalOptions& global, const UserArgs& a, bool disabled) {
 }
 
 int ResetPassword(const GlobalOptions& global, const UserArgs& a) {
-  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts) {
+  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts,
+                                  CommandAudit& audit) {
     if (Result<domain::User> u = accounts.FindByName(a.name); !u.ok()) return Fail(u.status());
+    if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
     Result<SecretString> pw =
         ReadPassword(a.password_file, "New password for " + a.name + ": ", true);
     if (!pw.ok()) return Fail(pw.status());
-    if (Status st = accounts.ResetPassword(a.name, pw->value()); !st.ok()) return Fail(st);
+    Status st = accounts.ResetPassword(a.name, pw->value());
+    Status audited = audit.Record("user.password_reset", "user:" + a.name, st);
+    if (!st.ok()) return Fail(st);
+    if (!audited.ok()) return Fail(audited);
     std::cout << "password of " << a.name << " changed; their sessions have ended\n";
     return int{kExitOk};
   });
 }
 
 int TokenCreate(const GlobalOptions& global, const UserArgs& a) {
-  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts) {
+  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts,
+                                  CommandAudit& audit) {
     Result<domain::User> u = accounts.FindByName(a.name);
     if (!u.ok()) return Fail(u.status());
+    if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
     domain::ApiTokens tokens(&db, SystemClock());
     int64_t expires = a.expires_days > 0
                           ? SystemClock()->NowMillis() + int64_t{a.expires_days} * 86400 * 1000
                           : 0;
     std::string secret;
     Result<domain::ApiToken> t = tokens.Create(u->id, a.token_name, expires, &secret);
+    Status audited = audit.Record("token.create",
+                                  t.ok() ? "token:" + std::to_string(t->id) : "token",
+                                  t.status(), {{"user", u->username}, {"name", a.token_name}});
     if (!t.ok()) return Fail(t.status());
+    if (!audited.ok()) {
+      WipeString(&secret);
+      (void)tokens.Revoke(u->id, t->id);  // never shown: no unaudited token
+      return Fail(audited);
+    }
     // The secret goes to stdout alone so that scripts can capture it; it is shown only once.
     std::cout << secret << "\n";
     WipeString(&secret);
@@ -115,7 +166,8 @@ int TokenCreate(const GlobalOptions& global, const UserArgs& a) {
 }
 
 int TokenList(const GlobalOptions& global, const UserArgs& a) {
-  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts) {
+  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts,
+                                  CommandAudit&) {
     Result<domain::User> u = accounts.FindByName(a.name);
     if (!u.ok()) return Fail(u.status());
     domain::ApiTokens tokens(&db, SystemClock());
@@ -131,11 +183,14 @@ int TokenList(const GlobalOptions& global, const UserArgs& a) {
 }
 
 int TokenRevoke(const GlobalOptions& global, const UserArgs& a) {
-  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts) {
+  return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts,
+                                  CommandAudit& audit) {
     Result<domain::User> u = accounts.FindByName(a.name);
     if (!u.ok()) return Fail(u.status());
     domain::ApiTokens tokens(&db, SystemClock());
-    if (Status st = tokens.Revoke(u->id, a.token_id); !st.ok()) return Fail(st);
+    Status st = tokens.Revoke(u->id, a.token_id);
+    RecordAnyway(audit, "token.revoke", "token:" + std::to_string(a.token_id), st);
+    if (!st.ok()) return Fail(st);
     std::cout << "revoked API token " << a.token_id << " of " << u->username << "\n";
     return int{kExitOk};
   });

@@ -1,5 +1,7 @@
 #include "config/config.h"
 
+#include <cctype>
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -159,6 +161,22 @@ std::string CheckCookieName(std::string& value) {
   return "";
 }
 
+// The same rule as channel names in the chat domain: lower-case letters, digits, '-', '_', '.'.
+std::string CheckDefaultRoom(std::string& value) {
+  if (value.empty()) return "";
+  if (value.size() > 80) return "must be at most 80 characters long";
+  if (!std::isalnum(static_cast<unsigned char>(value[0]))) {
+    return "must start with a letter or a digit";
+  }
+  for (char c : value) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.')) {
+      return "may hold only lower-case letters, digits, '-', '_' and '.', got " +
+             TomlString(value);
+    }
+  }
+  return "";
+}
+
 std::string CheckSiteName(std::string& value) {
   if (value.empty() || value.size() > 100) return "must be 1 to 100 bytes long";
   if (HasControl(value)) return "must not contain control characters";
@@ -306,6 +324,7 @@ constexpr TableSpec kTables[] = {
     {"site", "What users see: site name, classification banner, notice and consent."},
     {"log", "Logging to standard error (the systemd journal)."},
     {"database", "SQLite tuning."},
+    {"chat", "Rooms and messages."},
 };
 
 constexpr KeySpec kKeys[] = {
@@ -384,6 +403,12 @@ constexpr KeySpec kKeys[] = {
     {"database", "wal_autocheckpoint_pages",
      IntField{OUTPOST_REF(database, wal_autocheckpoint_pages), 1, 1000000},
      "Write-ahead log size, in pages, that triggers a checkpoint into the database file."},
+    {"chat", "max_message_length", IntField{OUTPOST_REF(chat, max_message_length), 1, 100000},
+     "Longest message accepted, in characters (the Markdown source)."},
+    {"chat", "max_group_members", IntField{OUTPOST_REF(chat, max_group_members), 3, 50},
+     "Most people in a group direct message, its creator included."},
+    {"chat", "default_room", StringField{OUTPOST_REF(chat, default_room), &CheckDefaultRoom},
+     "Public channel every new user joins (created at start when missing); \"\" for none."},
 };
 
 #undef OUTPOST_REF

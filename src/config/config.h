@@ -97,6 +97,13 @@ struct DatabaseConfig {
   bool operator==(const DatabaseConfig&) const = default;
 };
 
+struct ChatConfig {
+  int max_message_length = 4000;     // 1..100000 characters
+  int max_group_members = 8;         // 3..50 people in a group DM, the creator included
+  std::string default_room = "general";  // a channel name every new user joins; "" for none
+  bool operator==(const ChatConfig&) const = default;
+};
+
 struct Config {
   ServerConfig server;
   DataConfig data;
@@ -106,6 +113,7 @@ struct Config {
   SiteConfig site;
   LogConfig log;
   DatabaseConfig database;
+  ChatConfig chat;
   bool operator==(const Config&) const = default;
 };
 

@@ -1,6 +1,7 @@
 #include "net/https_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <mbedtls/net_sockets.h>  // MBEDTLS_ERR_NET_* codes only; we bring our own callbacks
 #include <mbedtls/ssl.h>
 #include <netinet/in.h>
@@ -11,6 +12,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <climits>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "net/websocket.h"
+#include "util/log.h"
 
 namespace outpost::net {
 namespace {
@@ -26,17 +32,12 @@ constexpr int kMaxWantRetries = 16;
 // held up for keep_alive_timeout by an idle browser.
 constexpr int kIdleSliceMs = 100;
 
-class SslSession {
- public:
-  SslSession() { mbedtls_ssl_init(&ssl_); }
-  ~SslSession() { mbedtls_ssl_free(&ssl_); }
-  SslSession(const SslSession&) = delete;
-  SslSession& operator=(const SslSession&) = delete;
-  mbedtls_ssl_context* get() { return &ssl_; }
-
- private:
-  mbedtls_ssl_context ssl_;
-};
+// A request head longer than this is not a WebSocket upgrade we accept (browsers send about
+// 1 KiB); it goes to httplib, which applies its own limits.
+constexpr size_t kMaxUpgradeHead = 8192;
+// Reads while peeking at a head ask for this much: one TLS record holds up to 16 KiB, and what
+// we read past the head stays buffered for httplib or the hub.
+constexpr size_t kPeekChunk = 4096;
 
 // The socket under one TLS session and the instant after which I/O on it gives up. Each
 // operation (handshake, one read, one write) sets a fresh deadline, so a client that trickles
@@ -109,8 +110,14 @@ void SocketAddress(int fd, bool peer, std::string& ip, int& port) {
 
 // One established TLS session seen as an httplib::Stream. Lives on the worker's stack for the
 // life of the connection; not thread-safe (neither is httplib's SocketStream).
+//
+// It keeps a read-ahead buffer: PeekHead reads a request head into it without consuming it, so
+// the connection handler can look at a request before httplib parses it, and httplib's
+// byte-at-a-time header reads are served from memory rather than by one mbedtls_ssl_read each.
 class TlsStream final : public httplib::Stream {
  public:
+  enum class Peek { kHead, kTooLong, kClosed };
+
   TlsStream(mbedtls_ssl_context* ssl, Transport* transport, time_t read_sec, time_t read_usec,
             time_t write_sec, time_t write_usec)
       : ssl_(ssl),
@@ -121,7 +128,7 @@ class TlsStream final : public httplib::Stream {
         write_usec_(write_usec) {}
 
   bool is_readable() const override {
-    if (mbedtls_ssl_check_pending(ssl_)) return true;  // decrypted or buffered bytes
+    if (has_buffered() || mbedtls_ssl_check_pending(ssl_)) return true;
     Transport t{transport_->fd, After(read_sec_, read_usec_)};
     return WaitUntilReady(t, POLLIN);
   }
@@ -134,15 +141,17 @@ class TlsStream final : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (size == 0) return 0;
-    transport_->deadline = After(read_sec_, read_usec_);
-    const size_t n = std::min<size_t>(size, INT_MAX);
-    for (int i = 0; i < kMaxWantRetries; ++i) {
-      const int r = mbedtls_ssl_read(ssl_, reinterpret_cast<unsigned char*>(ptr), n);
-      if (r >= 0) return r;
-      if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == MBEDTLS_ERR_SSL_CONN_EOF) return 0;
-      if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) return -1;
+    if (has_buffered()) {
+      const size_t n = std::min(size, buffer_.size() - offset_);
+      std::memcpy(ptr, buffer_.data() + offset_, n);
+      offset_ += n;
+      if (offset_ == buffer_.size()) {
+        buffer_.clear();
+        offset_ = 0;
+      }
+      return static_cast<ssize_t>(n);
     }
-    return -1;
+    return ReadTls(ptr, size);
   }
 
   ssize_t write(const char* ptr, size_t size) override {
@@ -157,6 +166,53 @@ class TlsStream final : public httplib::Stream {
     return -1;
   }
 
+  // Writes all of `data`; false on error or timeout.
+  bool WriteAll(std::string_view data) {
+    while (!data.empty()) {
+      const ssize_t n = write(data.data(), data.size());
+      if (n <= 0) return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  // Reads until the buffered bytes hold a whole request head (through the empty line), without
+  // consuming anything. kHead: head() is it. kTooLong: no end within `limit` bytes. kClosed:
+  // the client closed, failed or timed out before a head was complete.
+  Peek PeekHead(size_t limit) {
+    for (;;) {
+      const std::string_view avail(buffer_.data() + offset_, buffer_.size() - offset_);
+      const size_t end = avail.find("\r\n\r\n");
+      if (end != std::string_view::npos) {
+        head_len_ = end + 4;
+        return Peek::kHead;
+      }
+      if (avail.size() >= limit) return Peek::kTooLong;
+      if (offset_ > 0) {
+        buffer_.erase(0, offset_);
+        offset_ = 0;
+      }
+      const size_t old = buffer_.size();
+      buffer_.resize(old + kPeekChunk);
+      const ssize_t n = ReadTls(buffer_.data() + old, kPeekChunk);
+      buffer_.resize(old + static_cast<size_t>(std::max<ssize_t>(n, 0)));
+      if (n <= 0) return Peek::kClosed;
+    }
+  }
+
+  // After PeekHead returned kHead.
+  std::string_view head() const { return std::string_view(buffer_).substr(offset_, head_len_); }
+
+  // Consumes the peeked head and returns every buffered byte after it.
+  std::string TakeAfterHead() {
+    std::string rest = buffer_.substr(offset_ + head_len_);
+    buffer_.clear();
+    offset_ = 0;
+    return rest;
+  }
+
+  bool has_buffered() const { return offset_ < buffer_.size(); }
+
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     SocketAddress(transport_->fd, true, ip, port);
   }
@@ -166,10 +222,43 @@ class TlsStream final : public httplib::Stream {
   socket_t socket() const override { return transport_->fd; }
 
  private:
+  ssize_t ReadTls(char* ptr, size_t size) {
+    transport_->deadline = After(read_sec_, read_usec_);
+    const size_t n = std::min<size_t>(size, INT_MAX);
+    for (int i = 0; i < kMaxWantRetries; ++i) {
+      const int r = mbedtls_ssl_read(ssl_, reinterpret_cast<unsigned char*>(ptr), n);
+      if (r >= 0) return r;
+      if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || r == MBEDTLS_ERR_SSL_CONN_EOF) return 0;
+      if (r != MBEDTLS_ERR_SSL_WANT_READ && r != MBEDTLS_ERR_SSL_WANT_WRITE) return -1;
+    }
+    return -1;
+  }
+
   mbedtls_ssl_context* ssl_;  // not owned
   Transport* transport_;      // not owned
   const time_t read_sec_, read_usec_, write_sec_, write_usec_;
+  std::string buffer_;  // read ahead: bytes [offset_, size) not yet consumed
+  size_t offset_ = 0;
+  size_t head_len_ = 0;
 };
+
+// Answers a refused upgrade and leaves the connection to be closed.
+void WriteRefusal(TlsStream& strm, int status, const std::string& body,
+                  const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string out =
+      "HTTP/1.1 " + std::to_string(status) + " " + httplib::detail::status_message(status) +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\nConnection: close\r\nCache-Control: no-store\r\n"
+      "X-Content-Type-Options: nosniff\r\n";
+  for (const auto& [k, v] : headers) out.append(k).append(": ").append(v).append("\r\n");
+  out.append("\r\n").append(body);
+  strm.WriteAll(out);
+}
+
+std::string ErrorJson(const char* code, std::string_view message) {
+  nlohmann::json j = {{"error", {{"code", code}, {"message", message}}}};
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 // Decrements a gauge when the connection's scope ends, however it ends.
 class GaugeHold {
@@ -200,13 +289,95 @@ std::shared_ptr<const TlsContext> HttpsServer::tls_context() const {
   return tls_;
 }
 
+void HttpsServer::EnableWebSockets(std::string path, Hub* hub, UpgradeHandler handler) {
+  ws_path_ = std::move(path);
+  hub_ = hub;
+  upgrade_handler_ = std::move(handler);
+}
+
+namespace {
+
+// Everything process_and_close_socket needs to settle an upgrade request.
+struct UpgradeContext {
+  TlsStream& strm;
+  SslContextPtr& ssl;  // moved to the hub on success
+  int sock;
+  const std::shared_ptr<const TlsContext>& tls;
+  Hub* hub;
+  const UpgradeHandler& handler;
+};
+
+// Answers `head` (an upgrade request for our path). Returns true when the connection went to
+// the hub: the caller must then not touch the socket or the session again.
+bool HandleUpgrade(UpgradeContext& u, const ws::RequestHead& head) {
+  if (std::string problem = ws::HandshakeProblem(head); !problem.empty()) {
+    const bool version = head.Header("sec-websocket-version") != "13";
+    WriteRefusal(
+        u.strm, version ? 426 : 400, ErrorJson("invalid_argument", problem),
+        version ? std::vector<std::pair<std::string, std::string>>{{"Sec-WebSocket-Version", "13"}}
+                : std::vector<std::pair<std::string, std::string>>{});
+    return false;
+  }
+  if (!head.Header("content-length").empty() || !head.Header("transfer-encoding").empty()) {
+    WriteRefusal(u.strm, 400, ErrorJson("invalid_argument", "an upgrade request has no body"), {});
+    return false;
+  }
+  UpgradeRequest req;
+  const size_t q = head.target.find('?');
+  req.path = head.target.substr(0, q);
+  if (q != std::string::npos) req.query = head.target.substr(q + 1);
+  req.headers = head.headers;
+  int port = 0;
+  u.strm.get_remote_ip_and_port(req.remote_ip, port);
+
+  UpgradeDecision d;
+  try {
+    d = u.handler(req);
+  } catch (const std::exception& e) {
+    log::Error("websocket upgrade handler threw", {{"error", e.what()}});
+    WriteRefusal(u.strm, 500, ErrorJson("internal", "internal error"), {});
+    return false;
+  }
+  if (!d.accept) {
+    WriteRefusal(u.strm, d.status, d.body, d.headers);
+    return false;
+  }
+  Result<HubTicket> ticket = u.hub->Admit(d.user_id, req.remote_ip);
+  if (!ticket.ok()) {
+    const bool limit = ticket.status().code() == Code::kResourceExhausted;
+    WriteRefusal(u.strm, limit ? 429 : 503,
+                 ErrorJson(limit ? "resource_exhausted" : "unavailable", ticket.status().message()),
+                 {});
+    return false;
+  }
+  const std::string answer =
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Accept: " +
+      ws::AcceptKey(head.Header("sec-websocket-key")) + "\r\n\r\n";
+  if (!u.strm.WriteAll(answer)) return false;  // the ticket frees its slot
+
+  const int flags = ::fcntl(u.sock, F_GETFL, 0);
+  if (flags < 0 || ::fcntl(u.sock, F_SETFL, flags | O_NONBLOCK) != 0) return false;
+  HubHandoff handoff;
+  handoff.fd = u.sock;
+  handoff.ssl = std::move(u.ssl);
+  handoff.tls = u.tls;
+  handoff.ticket = std::move(*ticket);
+  handoff.early = u.strm.TakeAfterHead();
+  u.hub->Adopt(std::move(handoff));  // closes the socket itself if the hub has stopped
+  return true;
+}
+
+}  // namespace
+
 bool HttpsServer::process_and_close_socket(socket_t sock) {
   GaugeHold hold(open_connections_);
   // Our own reference: the context must outlive this session even if it is swapped meanwhile.
   const std::shared_ptr<const TlsContext> tls = tls_context();
   bool ret = false;
   {
-    SslSession ssl;
+    // On the heap: an upgraded connection hands this very session to the hub.
+    SslContextPtr ssl = NewSslContext();
     Transport transport{sock, Clock::now() + handshake_timeout_};
     int r = tls == nullptr ? MBEDTLS_ERR_SSL_BAD_INPUT_DATA
                            : mbedtls_ssl_setup(ssl.get(), tls->config());
@@ -220,9 +391,9 @@ bool HttpsServer::process_and_close_socket(socket_t sock) {
       TlsStream strm(ssl.get(), &transport, read_timeout_sec_, read_timeout_usec_,
                      write_timeout_sec_, write_timeout_usec_);
       // The loop of httplib's process_server_socket_core, waiting with our own keep_alive that
-      // also sees bytes mbedTLS has already pulled off the socket.
+      // also sees bytes already read ahead or already pulled off the socket by mbedTLS.
       auto wait_for_request = [&]() {
-        if (mbedtls_ssl_check_pending(ssl.get())) return true;
+        if (strm.has_buffered() || mbedtls_ssl_check_pending(ssl.get())) return true;
         const auto deadline = Clock::now() + std::chrono::seconds(keep_alive_timeout_sec_);
         while (svr_sock_ != INVALID_SOCKET) {
           const auto left =
@@ -236,8 +407,29 @@ bool HttpsServer::process_and_close_socket(socket_t sock) {
         }
         return false;
       };
+      const bool websockets = hub_ != nullptr && upgrade_handler_ != nullptr;
       size_t count = keep_alive_max_count_;
       while (svr_sock_ != INVALID_SOCKET && count > 0 && wait_for_request()) {
+        // Every request, not only the first: a browser may reuse a keep-alive connection.
+        if (websockets) {
+          const TlsStream::Peek peek = strm.PeekHead(kMaxUpgradeHead);
+          if (peek == TlsStream::Peek::kClosed && !strm.has_buffered()) {
+            ret = false;  // the client left (or stalled): as when httplib reads nothing
+            break;
+          }
+          ws::RequestHead head;
+          if (peek == TlsStream::Peek::kHead && ws::ParseRequestHead(strm.head(), &head) &&
+              ws::IsUpgradeRequest(head) &&
+              head.target.substr(0, head.target.find('?')) == ws_path_) {
+            UpgradeContext u{strm, ssl, sock, tls, hub_, upgrade_handler_};
+            if (HandleUpgrade(u, head)) {
+              upgrades_.fetch_add(1);
+              return true;  // the hub owns the socket and the session now
+            }
+            ret = true;  // answered (refused); close cleanly
+            break;
+          }
+        }
         const bool close_connection = count == 1;
         bool connection_closed = false;
         ret = process_request(strm, close_connection, connection_closed, nullptr);

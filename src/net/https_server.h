@@ -1,6 +1,12 @@
 // HTTPS on cpp-httplib without OpenSSL: an httplib::Server whose connections speak TLS through
 // mbedTLS. Routes, handlers, timeouts and keep-alive settings are httplib's, unchanged.
 //
+// WebSocket upgrades never reach httplib: the connection handler reads each request head
+// itself first. An upgrade for the configured path is decided by the API layer's callback,
+// answered with 101, and the socket with its TLS session moves to the realtime hub
+// (net/hub.h), so that the worker pool only ever serves short requests. Any other request is
+// passed to httplib together with the bytes already read.
+//
 // Every translation unit that includes httplib.h must define CPPHTTPLIB_USE_POLL (sockets with
 // fd >= 1024 are otherwise answered 500) and must not define CPPHTTPLIB_OPENSSL_SUPPORT.
 #ifndef OUTPOST_NET_HTTPS_SERVER_H_
@@ -15,12 +21,40 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "net/hub.h"
 #include "net/tls.h"
 
 namespace outpost::net {
+
+// A WebSocket upgrade request, as the API layer sees it to decide.
+struct UpgradeRequest {
+  std::string path;   // without the query: "/api/v1/ws"
+  std::string query;  // after '?', still percent-encoded; "" when there is none
+  std::map<std::string, std::string> headers;  // names lower-cased; repeats joined (ws.h)
+  std::string remote_ip;
+};
+
+// The API layer's answer. Refused: `status` and `body` (JSON) are sent, with `headers`, and the
+// connection is closed. Accepted: 101, and the connection joins the hub as `user_id`.
+struct UpgradeDecision {
+  bool accept = false;
+  int64_t user_id = 0;
+  int status = 403;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Runs on HTTP worker threads, several at once, so it must be thread-safe; it may take as long
+// as a request handler (it checks a session).
+using UpgradeHandler = std::function<UpgradeDecision(const UpgradeRequest&)>;
 
 // Serves HTTP/1.1 over TLS 1.2. Each accepted socket runs on an httplib worker thread: the
 // handshake (bounded by handshake_timeout), then keep-alive requests exactly as plain
@@ -48,7 +82,17 @@ class HttpsServer : public httplib::Server {
   // Set before listen().
   void set_handshake_timeout(std::chrono::milliseconds timeout) { handshake_timeout_ = timeout; }
 
-  // Connections currently held by a worker, from accept to close (a gauge). Thread-safe.
+  // Sends WebSocket upgrades for `path` to `handler`, and accepted connections to `hub`, which
+  // must be started and outlive the listener. Malformed upgrades (bad key or version, a body)
+  // get 400/426 without reaching `handler`; the hub's connection limits get 429. Call before
+  // listen(); without it an upgrade request is an ordinary request for httplib's routes.
+  void EnableWebSockets(std::string path, Hub* hub, UpgradeHandler handler);
+
+  // Connections handed to the hub since construction. Thread-safe.
+  uint64_t upgrades() const { return upgrades_.load(); }
+
+  // Connections currently held by a worker, from accept to close or hand-off (a gauge).
+  // Thread-safe.
   int open_connections() const { return open_connections_.load(); }
 
   // Handshakes that failed or timed out since construction. Thread-safe.
@@ -56,13 +100,17 @@ class HttpsServer : public httplib::Server {
 
  private:
   // httplib calls this (a private virtual) on a worker thread for every accepted socket, with
-  // SO_RCVTIMEO/SO_SNDTIMEO already set. Owns `sock` and closes it.
+  // SO_RCVTIMEO/SO_SNDTIMEO already set. Owns `sock` and closes it, unless it went to the hub.
   bool process_and_close_socket(socket_t sock) override;
 
   mutable std::mutex tls_mu_;
   std::shared_ptr<const TlsContext> tls_;  // guarded by tls_mu_; never null
 
   std::chrono::milliseconds handshake_timeout_{10000};  // written before listen() only
+  std::string ws_path_;                                 // written before listen() only
+  Hub* hub_ = nullptr;                                  // written before listen() only
+  UpgradeHandler upgrade_handler_;                      // written before listen() only
+  std::atomic<uint64_t> upgrades_{0};
   std::atomic<int> open_connections_{0};
   std::atomic<uint64_t> handshake_failures_{0};
 };

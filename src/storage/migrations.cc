@@ -52,6 +52,159 @@ CREATE TABLE health (
   checked_at INTEGER NOT NULL
 );
 )sql",
+    // 2: chat: rooms, members, messages with per-room sequence, edits, reactions, pins,
+    // threads, notifications, full-text index, and the event log clients resume from.
+    R"sql(
+CREATE TABLE rooms (
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK (kind IN ('public', 'private', 'dm', 'group')),
+  name TEXT COLLATE NOCASE,
+  topic TEXT NOT NULL DEFAULT '',
+  description TEXT NOT NULL DEFAULT '',
+  read_only INTEGER NOT NULL DEFAULT 0,
+  archived INTEGER NOT NULL DEFAULT 0,
+  is_default INTEGER NOT NULL DEFAULT 0,
+  dm_key TEXT UNIQUE,
+  created_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL DEFAULT 0,
+  last_message_at INTEGER
+);
+CREATE UNIQUE INDEX rooms_by_name ON rooms(name) WHERE name IS NOT NULL;
+CREATE TABLE room_members (
+  room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role TEXT NOT NULL DEFAULT 'member' CHECK (role IN ('owner', 'moderator', 'member')),
+  joined_at INTEGER NOT NULL,
+  last_read_seq INTEGER NOT NULL DEFAULT 0,
+  starred INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+CREATE INDEX room_members_by_user ON room_members(user_id, room_id);
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  author_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  thread_root_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+  body TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  edited_at INTEGER,
+  deleted_at INTEGER,
+  client_id TEXT,
+  reply_count INTEGER NOT NULL DEFAULT 0,
+  last_reply_at INTEGER,
+  has_file INTEGER NOT NULL DEFAULT 0,
+  pinned_at INTEGER,
+  pinned_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  UNIQUE (room_id, seq)
+);
+CREATE INDEX messages_timeline ON messages(room_id, seq) WHERE thread_root_id IS NULL;
+CREATE INDEX messages_thread ON messages(thread_root_id, seq) WHERE thread_root_id IS NOT NULL;
+CREATE INDEX messages_pinned ON messages(room_id, pinned_at) WHERE pinned_at IS NOT NULL;
+CREATE INDEX messages_by_author ON messages(author_id, id);
+CREATE UNIQUE INDEX messages_idempotency ON messages(author_id, client_id)
+  WHERE client_id IS NOT NULL;
+CREATE TABLE message_edits (
+  id INTEGER PRIMARY KEY,
+  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('edit', 'delete')),
+  old_body TEXT NOT NULL,
+  changed_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  changed_at INTEGER NOT NULL
+);
+CREATE INDEX message_edits_by_message ON message_edits(message_id, id);
+CREATE TABLE reactions (
+  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  emoji TEXT NOT NULL,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (message_id, emoji, user_id)
+) WITHOUT ROWID;
+CREATE TABLE thread_follows (
+  root_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  following INTEGER NOT NULL,
+  PRIMARY KEY (root_id, user_id)
+) WITHOUT ROWID;
+CREATE TABLE notifications (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+  message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  kind TEXT NOT NULL CHECK (kind IN ('user', 'here', 'all', 'dm', 'thread')),
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX notifications_by_user ON notifications(user_id, id);
+CREATE INDEX notifications_unread ON notifications(user_id, room_id, seq);
+CREATE VIRTUAL TABLE messages_fts USING fts5(
+  body, content = 'messages', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2',
+  prefix = '2 3 4'
+);
+CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages WHEN new.deleted_at IS NULL BEGIN
+  INSERT INTO messages_fts(rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER messages_fts_update AFTER UPDATE OF body, deleted_at ON messages BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, body)
+    SELECT 'delete', old.id, old.body WHERE old.deleted_at IS NULL;
+  INSERT INTO messages_fts(rowid, body) SELECT new.id, new.body WHERE new.deleted_at IS NULL;
+END;
+CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages WHEN old.deleted_at IS NULL BEGIN
+  INSERT INTO messages_fts(messages_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TABLE events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  room_id INTEGER NOT NULL DEFAULT 0,
+  user_id INTEGER NOT NULL DEFAULT 0,
+  also_user_id INTEGER NOT NULL DEFAULT 0,
+  type TEXT NOT NULL,
+  payload TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX events_by_room ON events(room_id, seq);
+CREATE INDEX events_by_user ON events(user_id, seq) WHERE user_id != 0;
+)sql",
+    // 3: the tamper-evident audit log (domain/audit.h): hash-chained records and signed
+    // checkpoints. Triggers make both append-only for everything that goes through SQLite
+    // politely; the chain and the signatures catch everything else.
+    R"sql(
+CREATE TABLE audit_records (
+  seq INTEGER PRIMARY KEY,
+  ts_ms INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  actor_id INTEGER NOT NULL DEFAULT 0,
+  source_ip TEXT NOT NULL DEFAULT '',
+  action TEXT NOT NULL,
+  target TEXT NOT NULL DEFAULT '',
+  outcome TEXT NOT NULL CHECK (outcome IN ('success', 'failure', 'denied')),
+  details TEXT NOT NULL DEFAULT '{}',
+  prev_hash BLOB NOT NULL,
+  hash BLOB NOT NULL
+);
+CREATE INDEX audit_records_by_actor ON audit_records(actor COLLATE NOCASE, seq);
+CREATE INDEX audit_records_by_time ON audit_records(ts_ms);
+CREATE TABLE audit_checkpoints (
+  seq INTEGER PRIMARY KEY,
+  hash BLOB NOT NULL,
+  ts_ms INTEGER NOT NULL,
+  signature BLOB NOT NULL,
+  key_id TEXT NOT NULL
+);
+CREATE TRIGGER audit_records_no_update BEFORE UPDATE ON audit_records BEGIN
+  SELECT RAISE(ABORT, 'audit records are append-only');
+END;
+CREATE TRIGGER audit_records_no_delete BEFORE DELETE ON audit_records BEGIN
+  SELECT RAISE(ABORT, 'audit records are append-only');
+END;
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints BEGIN
+  SELECT RAISE(ABORT, 'audit checkpoints are append-only');
+END;
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN
+  SELECT RAISE(ABORT, 'audit checkpoints are append-only');
+END;
+)sql",
 };
 
 }  // namespace

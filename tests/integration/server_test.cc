@@ -206,6 +206,7 @@ TEST_CASE("every non-public route refuses anonymous callers and admin routes ref
     };
     fill(R"((\d{1,18}))", "1");
     fill(R"(([A-Za-z0-9._-]{1,64}))", "dave");
+    fill(R"(([^/]{1,64}))", "%F0%9F%91%8D");
     std::string method(route.method);
     std::string body = route.json_body ? "{}" : "";
     INFO(method << " " << path);
@@ -220,9 +221,9 @@ TEST_CASE("every non-public route refuses anonymous callers and admin routes ref
         CHECK(anon->status != 401);
         break;
       case api::Access::kUser:
+        // Room-level permissions may still refuse (403, 404): chat_api_test walks those.
         CHECK(anon->status == 401);
         CHECK(as_user->status != 401);
-        CHECK(as_user->status != 403);
         break;
       case api::Access::kAdmin:
         CHECK(anon->status == 401);

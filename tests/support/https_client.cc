@@ -93,7 +93,7 @@ int SodiumRandom(void* /*unused*/, unsigned char* out, size_t len) {
 }
 
 // Opens a TCP connection to a numeric address; returns the fd or an Unavailable status.
-Result<int> TcpConnect(const std::string& host, int port, int timeout_ms) {
+Result<int> TcpConnect(const std::string& host, int port, int timeout_ms, int receive_buffer = 0) {
   sockaddr_storage addr{};
   socklen_t addr_len = 0;
   auto* in = reinterpret_cast<sockaddr_in*>(&addr);
@@ -115,6 +115,9 @@ Result<int> TcpConnect(const std::string& host, int port, int timeout_ms) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));  // bounds connect()
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (receive_buffer > 0) {  // before connect, so that the window scale reflects it
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof(receive_buffer));
+  }
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), addr_len) != 0) {
     const int err = errno;
     ::close(fd);
@@ -278,7 +281,7 @@ Status HttpsClient::Connect() {
   if (r == 0) r = mbedtls_ssl_set_hostname(s->ssl.get(), server_name_.c_str());
   if (r != 0) return Status::Internal("TLS setup: " + MbedError(r));
 
-  OUTPOST_ASSIGN_OR_RETURN(s->transport.fd, TcpConnect(host_, port_, timeout_ms_));
+  OUTPOST_ASSIGN_OR_RETURN(s->transport.fd, TcpConnect(host_, port_, timeout_ms_, receive_buffer_));
   mbedtls_ssl_set_bio(s->ssl.get(), &s->transport, SendCallback, RecvCallback, nullptr);
   r = mbedtls_ssl_handshake(s->ssl.get());
   if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
@@ -403,6 +406,33 @@ Result<std::string> HttpsClient::SendRaw(std::string_view bytes, int timeout_ms)
   std::string out = std::move(session_->pending);
   Close();
   return out;
+}
+
+Status HttpsClient::Send(std::string_view bytes) {
+  if (session_ == nullptr) OUTPOST_RETURN_IF_ERROR(Connect());
+  session_->transport.deadline = Clock::now() + std::chrono::milliseconds(timeout_ms_);
+  return session_->WriteAll(bytes);
+}
+
+Result<size_t> HttpsClient::Receive(std::string* out, int timeout_ms) {
+  if (session_ == nullptr) return Status::Unavailable("connection closed");
+  Session& s = *session_;
+  if (s.pending.empty() && !mbedtls_ssl_check_pending(s.ssl.get())) {
+    pollfd pfd{s.transport.fd, POLLIN, 0};
+    const int r = ::poll(&pfd, 1, timeout_ms);
+    if (r == 0) return size_t{0};
+    if (r < 0 && errno != EINTR)
+      return Status::Unavailable(std::string("poll: ") + strerror(errno));
+  }
+  if (s.pending.empty()) {
+    s.transport.deadline = Clock::now() + std::chrono::milliseconds(std::max(timeout_ms, 1000));
+    OUTPOST_ASSIGN_OR_RETURN(size_t got, s.ReadMore());
+    if (got == 0) return Status::Unavailable("connection closed");
+  }
+  const size_t n = s.pending.size();
+  out->append(s.pending);
+  s.pending.clear();
+  return n;
 }
 
 std::string HttpsClient::CipherSuite() const {

@@ -59,6 +59,19 @@ class HttpsClient {
   // closes or `timeout_ms` passes (a timeout is not an error). Closes the connection after.
   Result<std::string> SendRaw(std::string_view bytes, int timeout_ms = 3000);
 
+  // For protocols that take over the connection after an HTTP exchange (WebSocket): writes
+  // `bytes` as TLS application data on the current connection, connecting first when there is
+  // none. Unavailable on I/O errors and timeouts (set_timeout_ms).
+  Status Send(std::string_view bytes);
+  // Appends whatever plaintext arrives within `timeout_ms` (bytes already received first) to
+  // `*out` and returns how many; 0 when nothing came in time. Unavailable("connection closed")
+  // when the server closed or reset the connection and nothing is left, or when there is no
+  // connection.
+  Result<size_t> Receive(std::string* out, int timeout_ms);
+  // SO_RCVBUF for the next Connect (0: the kernel's default). A small buffer makes this client
+  // a slow consumer quickly when it stops reading.
+  void set_receive_buffer(int bytes) { receive_buffer_ = bytes; }
+
   // Of the current connection: e.g. "TLS-ECDHE-ECDSA-WITH-CHACHA20-POLY1305-SHA256" and
   // "TLSv1.2"; "" when not connected.
   std::string CipherSuite() const;
@@ -89,6 +102,7 @@ class HttpsClient {
   std::string ca_pem_;
   std::string server_name_;
   int timeout_ms_ = 10000;
+  int receive_buffer_ = 0;
   int handshakes_ = 0;
   std::vector<std::string> ciphersuites_;
   std::string max_version_ = "TLSv1.2";

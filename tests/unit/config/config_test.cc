@@ -121,6 +121,9 @@ TEST_CASE("an empty file gives the documented defaults", "[unit][config]") {
   CHECK(c.log.requests);
   CHECK(c.database.busy_timeout_ms == 5000);
   CHECK(c.database.wal_autocheckpoint_pages == 1000);
+  CHECK(c.chat.max_message_length == 4000);
+  CHECK(c.chat.max_group_members == 8);
+  CHECK(c.chat.default_room == "general");
   CHECK(CertFile(c) == "/var/lib/outpost/tls/server.pem");
   CHECK(KeyFile(c) == "/var/lib/outpost/tls/server.key");
 }
@@ -199,6 +202,13 @@ TEST_CASE("every key is read from the file", "[unit][config]") {
        [](const Config& c) { return c.database.busy_timeout_ms == 1; }},
       {"[database]\nwal_autocheckpoint_pages = 1000000",
        [](const Config& c) { return c.database.wal_autocheckpoint_pages == 1000000; }},
+      {"[chat]\nmax_message_length = 100", [](const Config& c) {
+         return c.chat.max_message_length == 100;
+       }},
+      {"[chat]\nmax_group_members = 3", [](const Config& c) {
+         return c.chat.max_group_members == 3;
+       }},
+      {"[chat]\ndefault_room = \"\"", [](const Config& c) { return c.chat.default_room.empty(); }},
   };
   std::vector<std::string> covered;
   for (const Case& k : cases) {
@@ -245,6 +255,8 @@ TEST_CASE("every integer key accepts its bounds and refuses one past them", "[un
       {"auth", "login_attempts_per_minute_per_ip", 1, 10000},
       {"database", "busy_timeout_ms", 1, 600000},
       {"database", "wal_autocheckpoint_pages", 1, 1000000},
+      {"chat", "max_message_length", 1, 100000},
+      {"chat", "max_group_members", 3, 50},
   };
   for (const Range& r : ranges) {
     std::string head = std::string("[") + r.table + "]\n" + r.key + " = ";
