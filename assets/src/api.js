@@ -12,6 +12,12 @@ export class ApiError extends Error {
 }
 
 let csrfToken = '';
+let onUnauthorized = null;
+
+/** Called on any 401 (the session has ended) outside sign-in. */
+export function setUnauthorizedHandler(fn) {
+  onUnauthorized = fn;
+}
 
 function remember(me) {
   csrfToken = (me && me.csrf_token) || '';
@@ -50,6 +56,7 @@ async function request(method, path, body) {
     // An error page from a proxy, or a cut connection: handled below by status.
   }
   if (!res.ok) {
+    if (res.status === 401 && onUnauthorized && !path.endsWith('/auth/login') && !path.endsWith('/me')) onUnauthorized();
     const err = (data && data.error) || {};
     throw new ApiError(res.status, err.code || 'http_' + res.status,
                        err.message || res.statusText || 'Request failed', retryAfterSeconds(res));
@@ -68,4 +75,9 @@ export const api = {
   logout: () => request('POST', '/api/v1/auth/logout').then(() => remember(null)),
   /** Drops the token without asking the server, e.g. once it says the session is gone. */
   forget: () => remember(null),
+  get: (path) => request('GET', '/api/v1' + path),
+  post: (path, body) => request('POST', '/api/v1' + path, body),
+  patch: (path, body) => request('PATCH', '/api/v1' + path, body),
+  put: (path, body) => request('PUT', '/api/v1' + path, body),
+  del: (path) => request('DELETE', '/api/v1' + path),
 };

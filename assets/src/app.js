@@ -1,8 +1,8 @@
 import { html } from 'htm/preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { api, setUnauthorizedHandler } from './api.js';
 import { Banner } from './banner.js';
-import { HomeView } from './home.js';
+import { ChatView } from './chat.js';
 import { LoginView } from './login.js';
 import { Logo } from './logo.js';
 
@@ -66,11 +66,18 @@ export function App() {
 
   useEffect(() => {
     start();
+    // Any 401 means the session is gone: sign in again. Drafts stay in sessionStorage.
+    setUnauthorizedHandler(() => {
+      api.forget();
+      setState((s) => (s.view === 'home' ? { view: 'login', notice: 'expired' } : s));
+    });
   }, []);
 
   useEffect(() => {
-    document.title = site.name;
-  }, [site.name]);
+    // The chat fills the window exactly (its panes scroll); other pages scroll as a whole.
+    document.getElementById('app').classList.toggle('app-chat', state.view === 'home');
+    if (state.view !== 'home') document.title = site.name;
+  }, [site.name, state.view]);
 
   // When the session runs out, go back to the sign-in page and say why.
   const expiresAt = state.view === 'home' ? Date.parse(state.me.session && state.me.session.expires_at) : NaN;
@@ -99,7 +106,7 @@ export function App() {
   let page;
   switch (state.view) {
     case 'home':
-      page = html`<${HomeView} site=${site} me=${state.me} onSignOut=${signOut} />`;
+      page = html`<${ChatView} site=${site} me=${state.me} onSignOut=${signOut} />`;
       break;
     case 'login':
       page = html`
@@ -118,9 +125,9 @@ export function App() {
 
   return html`
     <${Banner} banner=${site.banner} position="top" />
-    <div class="page">
+    <div class="page ${state.view === 'home' ? 'page-chat' : ''}">
       ${page}
-      ${state.view !== 'loading' && html`
+      ${state.view !== 'loading' && state.view !== 'home' && html`
         <footer class="footer">${site.name}${site.version && ` ${site.version}`}</footer>`}
     </div>
     <${Banner} banner=${site.banner} position="bottom" />`;

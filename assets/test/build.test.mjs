@@ -18,6 +18,10 @@ const XML_NAMESPACES = new Set([
   'http://www.w3.org/1999/xhtml',
   'http://www.w3.org/1998/Math/MathML',
   'http://www.w3.org/1999/xlink',
+  // Not references either: marked prefixes "www." autolinks with the bare scheme, and names
+  // its issue tracker in an error message's text.
+  'http://',
+  'https://github.com/markedjs/marked.',
 ]);
 
 function runBuild(buildScript, out) {

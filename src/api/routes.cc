@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include "api/chat_handlers.h"
+#include "api/file_handlers.h"
 #include "api/handlers.h"
 
 namespace outpost::api {
@@ -83,8 +84,8 @@ constexpr Route kRoutes[] = {
      "one message (permalinks)"},
     {"PATCH", R"(/api/v1/messages/(\d{1,18}))", Access::kUser, true, HandleEditMessage,
      "edit your message"},
-    {"DELETE", R"(/api/v1/messages/(\d{1,18}))", Access::kUser, false, HandleDeleteMessage,
-     "delete a message (author or moderator)"},
+    {"DELETE", R"(/api/v1/messages/(\d{1,18}))", Access::kUser, false,
+     HandleDeleteMessageAndFiles, "delete a message (author or moderator) and its files"},
     {"GET", R"(/api/v1/messages/(\d{1,18})/edits)", Access::kUser, false, HandleMessageEdits,
      "the history of edits (moderators)"},
     {"GET", R"(/api/v1/messages/(\d{1,18})/thread)", Access::kUser, false, HandleThread,
@@ -105,6 +106,15 @@ constexpr Route kRoutes[] = {
      "full-text search with filters"},
     {"GET", "/api/v1/events", Access::kUser, false, HandleEvents,
      "events after a cursor (what a reconnecting client missed)"},
+    // Files. Uploads stream their body (streaming_body) under [files] max_file_bytes.
+    {"POST", R"(/api/v1/rooms/(\d{1,18})/files)", Access::kUser, false, HandleUploadFile,
+     "upload a file into a room (raw body; name, message, thread_root_id)", true},
+    {"GET", R"(/api/v1/rooms/(\d{1,18})/files)", Access::kUser, false, HandleListRoomFiles,
+     "a room's files, newest first"},
+    {"GET", R"(/api/v1/files/(\d{1,18}))", Access::kUser, false, HandleDownloadFile,
+     "download a file (Range, ETag; risky types as attachments)"},
+    {"GET", "/api/v1/files", Access::kAdmin, false, HandleListAllFiles,
+     "every file by size or age, with usage per user and room"},
 };
 
 }  // namespace

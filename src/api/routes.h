@@ -21,6 +21,7 @@
 #include "domain/rooms.h"
 #include "domain/search.h"
 #include "domain/audit.h"
+#include "domain/files.h"
 #include "domain/sessions.h"
 #include "storage/database.h"
 #include "util/clock.h"
@@ -29,6 +30,7 @@
 namespace httplib {
 struct Request;
 struct Response;
+class ContentReader;
 }  // namespace httplib
 
 namespace outpost::api {
@@ -61,6 +63,7 @@ struct Services {
   domain::Rooms* rooms = nullptr;
   domain::Messages* messages = nullptr;
   domain::Search* search = nullptr;
+  domain::Files* files = nullptr;  // null: the file routes answer 503
   const CursorCodec* cursors = nullptr;
   domain::AuditLog* audit = nullptr;  // null: nothing is audited (tests of other layers)
   Metrics* metrics = nullptr;
@@ -78,6 +81,9 @@ struct Call {
   Services& svc;
   std::optional<domain::Principal> principal;
   nlohmann::json body;  // the parsed JSON body for routes that take one; null otherwise
+  // For streaming_body routes: reads the body in pieces (the handler must call it); null
+  // otherwise.
+  const httplib::ContentReader* content_reader = nullptr;
 };
 
 // A handler fills `call.res` on success and returns OK, or returns the failure (which the
@@ -91,6 +97,9 @@ struct Route {
   bool json_body;            // the request must carry a JSON object (Content-Type checked)
   Handler handler;
   std::string_view summary;  // one line for docs/api.md and logs
+  // The body is not read before the handler: it streams it through Call::content_reader, and
+  // enforces its own size limit (uploads are larger than server.max_body_bytes).
+  bool streaming_body = false;
 };
 
 // The table, in a stable order. Valid for the whole run.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <regex>
 
 #include "api/http_status.h"
 #include "net/assets.h"
@@ -26,6 +27,22 @@ struct RequestState {
   std::string route;  // route pattern, "static", or "" when no route matched
 };
 thread_local RequestState t_request;
+
+// Whether `method path` is a route that streams its body (and so has its own size limit).
+bool IsStreamingPath(const std::string& method, const std::string& path) {
+  static const std::vector<std::pair<std::string, std::regex>>* streaming = [] {
+    auto* v = new std::vector<std::pair<std::string, std::regex>>();
+    for (const Route& r : RouteTable()) {
+      if (!r.streaming_body) continue;
+      v->emplace_back(std::string(r.method), std::regex(std::string(r.pattern)));
+    }
+    return v;
+  }();
+  for (const auto& [m, re] : *streaming) {
+    if (m == method && std::regex_match(path, re)) return true;
+  }
+  return false;
+}
 
 constexpr const char* kCsp =
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -83,20 +100,25 @@ bool IsStateChanging(const std::string& method) {
 }
 
 // Authenticates by bearer token first (scripts), else by the session cookie (browsers).
-Result<domain::Principal> Authenticate(const httplib::Request& req, Services& svc,
-                                       bool* by_cookie) {
+Result<domain::Principal> AuthenticateHeaders(const std::string& auth, const std::string& cookie,
+                                              Services& svc, bool* by_cookie) {
   *by_cookie = false;
-  const std::string auth = req.get_header_value("Authorization");
   if (!auth.empty()) {
     if (auth.size() < 7 || ToLower(auth.substr(0, 7)) != "bearer ") {
       return Status::Unauthenticated("the Authorization header must be 'Bearer <token>'");
     }
     return svc.api_tokens->Authenticate(auth.substr(7));
   }
-  std::string token = CookieValue(req.get_header_value("Cookie"), svc.options->cookie_name);
+  std::string token = CookieValue(cookie, svc.options->cookie_name);
   if (token.empty()) return Status::Unauthenticated("sign in first");
   *by_cookie = true;
   return svc.sessions->Authenticate(token);
+}
+
+Result<domain::Principal> Authenticate(const httplib::Request& req, Services& svc,
+                                       bool* by_cookie) {
+  return AuthenticateHeaders(req.get_header_value("Authorization"),
+                             req.get_header_value("Cookie"), svc, by_cookie);
 }
 
 // Cross-site request forgery: a state-changing request must come from our own origin, and a
@@ -134,10 +156,13 @@ Status ParseJsonBody(const httplib::Request& req, nlohmann::json* out) {
 }
 
 void Dispatch(const Route& route, Services& svc, const httplib::Request& req,
-              httplib::Response& res) {
+              httplib::Response& res, const httplib::ContentReader* reader = nullptr) {
   t_request.route = std::string(route.pattern);
   res.set_header("Cache-Control", "no-store");
+  // A streamed body the handler refuses is left unread: the connection cannot be reused.
+  if (reader != nullptr) res.set_header("Connection", "close");
   Call call{req, res, svc, std::nullopt, nullptr};
+  call.content_reader = reader;
   bool by_cookie = false;
   if (route.access != Access::kPublic) {
     Result<domain::Principal> p = Authenticate(req, svc, &by_cookie);
@@ -246,7 +271,14 @@ void ApiServer::InstallMiddleware() {
   httplib::Server& s = *https_;
   const int workers = listen_.worker_threads;
   s.new_task_queue = [workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
-  s.set_payload_max_length(listen_.max_body_bytes);
+  // httplib's limit is global; streaming routes (uploads) enforce their own, larger one, and
+  // the pre-routing handler holds every other route to max_body_bytes.
+  size_t payload_max = listen_.max_body_bytes;
+  if (services_.files != nullptr) {
+    payload_max = std::max(payload_max,
+                           static_cast<size_t>(services_.files->options().max_file_bytes));
+  }
+  s.set_payload_max_length(payload_max);
   s.set_read_timeout(listen_.read_timeout_seconds, 0);
   s.set_write_timeout(listen_.write_timeout_seconds, 0);
   s.set_keep_alive_timeout(listen_.keep_alive_timeout_seconds);
@@ -272,6 +304,14 @@ void ApiServer::InstallMiddleware() {
     }
     if (header_bytes > options_.max_header_bytes) {
       res.status = 431;
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    if (req.has_header("Content-Length") &&
+        std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10) >
+            listen_.max_body_bytes &&
+        !IsStreamingPath(req.method, req.path)) {
+      res.status = 413;
+      res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     }
     if (!HostAllowed(req.get_header_value("Host"), options_)) {
@@ -336,6 +376,13 @@ void ApiServer::InstallRoutes() {
       Dispatch(*r, services_, req, res);
     };
     std::string pattern(route.pattern);
+    if (route.streaming_body && route.method == "POST") {
+      s.Post(pattern, [this, r](const httplib::Request& req, httplib::Response& res,
+                                const httplib::ContentReader& reader) {
+        Dispatch(*r, services_, req, res, &reader);
+      });
+      continue;
+    }
     if (route.method == "GET") s.Get(pattern, handler);
     else if (route.method == "POST") s.Post(pattern, handler);
     else if (route.method == "PUT") s.Put(pattern, handler);
@@ -398,6 +445,44 @@ Status ApiServer::Start() {
   }
   https_thread_ = std::thread([this] { https_->listen_after_bind(); });
   return Status::Ok();
+}
+
+void ApiServer::EnableRealtime(net::Hub* hub, RealtimeBridge* bridge) {
+  https_->EnableWebSockets(
+      "/api/v1/ws", hub, [this, bridge](const net::UpgradeRequest& req) {
+        auto header = [&](const char* name) {
+          auto it = req.headers.find(name);
+          return it == req.headers.end() ? std::string() : it->second;
+        };
+        net::UpgradeDecision d;
+        auto refuse = [&](const Status& st) {
+          d.accept = false;
+          d.status = HttpStatusFor(st.code());
+          d.body = ErrorBody(CodeName(st.code()), st.message());
+          d.headers = {{"Content-Type", "application/json"}};
+          return d;
+        };
+        if (!HostAllowed(header("host"), options_)) {
+          return refuse(Status::PermissionDenied("this server does not answer for that host"));
+        }
+        // A browser always sends Origin with a WebSocket upgrade: it must be this site, or any
+        // page the user visits could open a socket with their cookie.
+        const std::string origin = header("origin");
+        if (!origin.empty() && origin != "https://" + header("host")) {
+          return refuse(Status::PermissionDenied("the request's Origin does not match this site"));
+        }
+        bool by_cookie = false;
+        Result<domain::Principal> p =
+            AuthenticateHeaders(header("authorization"), header("cookie"), services_, &by_cookie);
+        if (!p.ok()) return refuse(p.status());
+        if (by_cookie && origin.empty()) {
+          return refuse(Status::PermissionDenied("a browser upgrade must carry an Origin"));
+        }
+        if (Status st = bridge->SubscribeRooms(p->user.id); !st.ok()) return refuse(st);
+        d.accept = true;
+        d.user_id = p->user.id;
+        return d;
+      });
 }
 
 void ApiServer::SetTlsContext(std::shared_ptr<const net::TlsContext> tls) {

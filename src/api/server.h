@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "api/realtime.h"
 #include "api/routes.h"
 #include "net/tls.h"
 
@@ -52,6 +53,11 @@ class ApiServer {
   // The bound HTTPS port (useful when ListenOptions::port was 0), and the redirect port.
   int port() const { return port_; }
   int redirect_port() const { return redirect_port_; }
+
+  // Accepts WebSocket upgrades at /api/v1/ws (authenticated like any route, Origin checked)
+  // and hands them to `hub`, subscribed to the user's rooms through `bridge`. Call before
+  // Start(); both must outlive the server.
+  void EnableRealtime(net::Hub* hub, RealtimeBridge* bridge);
 
   // Serves new connections with `tls` (certificate reload). Thread-safe.
   void SetTlsContext(std::shared_ptr<const net::TlsContext> tls);

@@ -4,6 +4,7 @@
 #define OUTPOST_CLI_COMMANDS_H_
 
 #include "cli/common.h"
+#include "domain/files.h"
 
 namespace outpost::cli {
 
@@ -15,6 +16,9 @@ void AddCertCommands(CLI::App* app, GlobalOptions* global, Action* action);
 void AddConfigCommands(CLI::App* app, GlobalOptions* global, Action* action);
 void AddBackupCommands(CLI::App* app, GlobalOptions* global, Action* action);
 void AddDbCommands(CLI::App* app, GlobalOptions* global, Action* action);
+void AddFilesCommands(CLI::App* app, GlobalOptions* global, Action* action);
+// The [files] table as the files service takes it (files_command.cc).
+domain::FilesOptions FilesOptionsFor(const config::Config& cfg);
 void AddVersionCommand(CLI::App* app, GlobalOptions* global, Action* action);
 
 // Parses argv and runs the selected command; returns the process exit code.

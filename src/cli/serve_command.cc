@@ -7,8 +7,11 @@
 #include <future>
 #include <iostream>
 
+#include "api/realtime.h"
 #include "api/server.h"
+#include "net/hub.h"
 #include "cli/commands.h"
+#include "domain/files.h"
 #include "net/tls.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -73,8 +76,19 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   domain::Sessions sessions(db->get(), clock, session_policy);
   domain::ApiTokens tokens(db->get(), clock);
   domain::AuditLog audit(db->get(), clock, &*keys);
-  domain::Rooms rooms(db->get(), clock, nullptr, ChatOptionsFor(cfg));
-  domain::Messages messages(db->get(), clock, nullptr, ChatOptionsFor(cfg));
+  // Realtime: committed chat events go to the hub through the bridge, which also answers
+  // what clients ask over their sockets (resume, typing).
+  net::Hub hub{net::HubOptions{}};
+  api::RealtimeBridge bridge(db->get(), &hub, clock);
+  hub.set_message_handler([&bridge](net::ConnId conn, int64_t user_id, std::string_view text) {
+    bridge.OnMessage(conn, user_id, text);
+  });
+  if (Status st = hub.Start(); !st.ok()) return Fail(st);
+  domain::Rooms rooms(db->get(), clock, &bridge, ChatOptionsFor(cfg));
+  domain::Messages messages(db->get(), clock, &bridge, ChatOptionsFor(cfg));
+  domain::Files files(db->get(), clock, &messages, layout.root + "/blobs",
+                      keys->master_key.value(), FilesOptionsFor(cfg));
+  if (Status st = files.RemoveStaleTemps(); !st.ok()) return Fail(st);
   domain::Search search(db->get(), &messages);
   api::CursorCodec cursors(api::DeriveCursorKey(keys->master_key.value()));
   if (Result<int64_t> room = rooms.EnsureDefaultRoom(); !room.ok()) return Fail(room.status());
@@ -125,6 +139,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   services.api_tokens = &tokens;
   services.rooms = &rooms;
   services.messages = &messages;
+  services.files = &files;
   services.search = &search;
   services.cursors = &cursors;
   services.audit = &audit;
@@ -134,6 +149,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   services.started_at = clock->NowMillis();
 
   api::ApiServer server(services, options, listen, *tls);
+  server.EnableRealtime(&hub, &bridge);
   if (Status st = server.Start(); !st.ok()) return Fail(st);
   // Recorded once the port is bound, so that a start that fails is not claimed; under the
   // refuse policy a server that cannot audit does not serve.
@@ -142,6 +158,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
                                  {{"version", OUTPOST_VERSION}, {"port", server.port()}}};
   if (Result<int64_t> seq = audit.Append(start); !seq.ok()) {
     server.Stop();
+    hub.Stop();
     server.Wait();
     return Fail(seq.status());
   }
@@ -190,6 +207,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     break;
   }
   server.Stop();
+  hub.Stop();  // WebSocket clients get 1001 (going away) and reconnect to the next server
   auto waited = std::async(std::launch::async, [&server] { server.Wait(); });
   if (waited.wait_for(std::chrono::seconds(cfg.server.shutdown_grace_seconds)) !=
       std::future_status::ready) {

@@ -162,6 +162,14 @@ std::string CheckCookieName(std::string& value) {
 }
 
 // The same rule as channel names in the chat domain: lower-case letters, digits, '-', '_', '.'.
+std::string CheckTypeClass(std::string& value) {
+  for (const char* c : {"image", "pdf", "archive", "text", "html", "executable", "other"}) {
+    if (value == c) return "";
+  }
+  return "must be one of image, pdf, archive, text, html, executable, other; got " +
+         TomlString(value);
+}
+
 std::string CheckDefaultRoom(std::string& value) {
   if (value.empty()) return "";
   if (value.size() > 80) return "must be at most 80 characters long";
@@ -325,6 +333,7 @@ constexpr TableSpec kTables[] = {
     {"log", "Logging to standard error (the systemd journal)."},
     {"database", "SQLite tuning."},
     {"chat", "Rooms and messages."},
+    {"files", "Shared files: limits, quotas and which types are accepted."},
 };
 
 constexpr KeySpec kKeys[] = {
@@ -409,6 +418,17 @@ constexpr KeySpec kKeys[] = {
      "Most people in a group direct message, its creator included."},
     {"chat", "default_room", StringField{OUTPOST_REF(chat, default_room), &CheckDefaultRoom},
      "Public channel every new user joins (created at start when missing); \"\" for none."},
+    {"files", "max_file_mb", IntField{OUTPOST_REF(files, max_file_mb), 1, 102400},
+     "Largest file accepted, in MiB (uploads stream; server.max_body_bytes does not apply)."},
+    {"files", "user_quota_mb", IntField{OUTPOST_REF(files, user_quota_mb), 0, 10485760},
+     "Total size of one user's uploads, in MiB; 0 for no quota."},
+    {"files", "room_quota_mb", IntField{OUTPOST_REF(files, room_quota_mb), 0, 10485760},
+     "Total size of one room's files, in MiB; 0 for no quota."},
+    {"files", "allow_types", StringListField{OUTPOST_REF(files, allow_types), &CheckTypeClass, 0},
+     "Type classes accepted (sniffed from the bytes): image, pdf, archive, text, html,\n"
+     "executable, other. [] accepts every class not denied."},
+    {"files", "deny_types", StringListField{OUTPOST_REF(files, deny_types), &CheckTypeClass, 0},
+     "Type classes refused; executables (ELF, PE, Mach-O, #! scripts) by default."},
 };
 
 #undef OUTPOST_REF

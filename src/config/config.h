@@ -104,6 +104,16 @@ struct ChatConfig {
   bool operator==(const ChatConfig&) const = default;
 };
 
+struct FilesConfig {
+  int max_file_mb = 100;        // 1..102400: the largest upload, in MiB
+  int user_quota_mb = 2048;     // 0..10485760: a user's uploads in all, in MiB; 0 for no quota
+  int room_quota_mb = 10240;    // 0..10485760: one room's files, in MiB; 0 for no quota
+  // Type classes: image, pdf, archive, text, html, executable, other.
+  std::vector<std::string> allow_types;  // empty: every class not denied
+  std::vector<std::string> deny_types = {"executable"};
+  bool operator==(const FilesConfig&) const = default;
+};
+
 struct Config {
   ServerConfig server;
   DataConfig data;
@@ -114,6 +124,7 @@ struct Config {
   LogConfig log;
   DatabaseConfig database;
   ChatConfig chat;
+  FilesConfig files;
   bool operator==(const Config&) const = default;
 };
 

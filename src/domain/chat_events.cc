@@ -21,6 +21,13 @@ void EventBatch::Flush(EventSink* sink) {
   events_.clear();
 }
 
+Status WriteWithEvents(storage::Database* db, EventSink* sink, const ChangeFn& fn) {
+  EventBatch events;
+  OUTPOST_RETURN_IF_ERROR(db->Write([&](storage::Connection& conn) { return fn(conn, events); }));
+  events.Flush(sink);
+  return Status::Ok();
+}
+
 Result<std::vector<ChatEvent>> EventsAfter(storage::Connection& conn, int64_t user_id,
                                            int64_t after_seq, int limit) {
   OUTPOST_ASSIGN_OR_RETURN(

@@ -6,11 +6,12 @@
 #define OUTPOST_DOMAIN_CHAT_EVENTS_H_
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
-#include "storage/db.h"
+#include "storage/database.h"
 #include "util/clock.h"
 
 namespace outpost::domain {
@@ -48,6 +49,13 @@ class EventBatch {
  private:
   std::vector<ChatEvent> events_;
 };
+
+// A change to chat state: its writes and the events they cause, in one transaction.
+using ChangeFn = std::function<Status(storage::Connection&, EventBatch&)>;
+
+// Runs `fn` in one write transaction of `db`; only when it commits are the events `fn` added
+// handed to `sink` (may be null). Thread-safe as Database::Write is.
+Status WriteWithEvents(storage::Database* db, EventSink* sink, const ChangeFn& fn);
 
 // Events after `after_seq` that `user_id` may see (rooms they are a member of now, and events
 // addressed to them), oldest first, at most `limit`. Thread-compatible (uses `conn`).

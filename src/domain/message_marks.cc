@@ -36,8 +36,7 @@ Result<std::vector<MessageEdit>> Messages::Edits(const User& actor, int64_t mess
 
 Status Messages::React(const User& actor, int64_t message_id, std::string_view emoji, bool add) {
   OUTPOST_RETURN_IF_ERROR(CheckEmoji(emoji));
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, Readable(conn, actor, message_id));
     auto& [m, access] = loaded;
     if (m.deleted_at) return Status::FailedPrecondition("the message was deleted");
@@ -72,7 +71,6 @@ Status Messages::React(const User& actor, int64_t message_id, std::string_view e
                  {"user_id", actor.id}, {"username", actor.username}};
     return events.Add(conn, std::move(e), now);
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
@@ -104,8 +102,7 @@ Result<std::vector<std::pair<std::string, std::vector<std::string>>>> Messages::
 }
 
 Status Messages::SetPinned(const User& actor, int64_t message_id, bool pinned) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, Readable(conn, actor, message_id));
     auto& [m, access] = loaded;
     if (!access.can_moderate) {
@@ -127,7 +124,6 @@ Status Messages::SetPinned(const User& actor, int64_t message_id, bool pinned) {
     e.payload = {{"message_id", m.id}, {"room_id", m.room_id}, {"by_user_id", actor.id}};
     return events.Add(conn, std::move(e), now);
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
@@ -163,8 +159,7 @@ Status Messages::Follow(const User& actor, int64_t root_id, bool follow) {
 
 Status Messages::MarkRead(const User& actor, int64_t room_id, int64_t seq) {
   if (seq < 0) return Status::InvalidArgument("seq must not be negative");
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [room, access] = loaded;
     if (access.role == RoomRole::kNone) return Status::FailedPrecondition("not a member");
@@ -183,13 +178,11 @@ Status Messages::MarkRead(const User& actor, int64_t room_id, int64_t seq) {
     e.payload = {{"room_id", room_id}, {"last_read_seq", target}};
     return events.Add(conn, std::move(e), clock_->NowMillis());
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
 Status Messages::MarkAllRead(const User& actor) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement s,
         conn.Prepare("UPDATE room_members SET last_read_seq = (SELECT last_seq FROM rooms r "
@@ -203,7 +196,6 @@ Status Messages::MarkAllRead(const User& actor) {
     e.payload = nlohmann::json::object();
     return events.Add(conn, std::move(e), clock_->NowMillis());
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 

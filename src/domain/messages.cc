@@ -90,6 +90,17 @@ Result<Audience> ResolveAudience(storage::Connection& conn, const Room& room, co
   return a;
 }
 
+// Keeps the text a change replaces, for moderators (and retention and audit later).
+Status KeepOldBody(storage::Connection& conn, const Message& m, const char* kind, int64_t by,
+                   UnixMillis now) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      storage::Statement keep,
+      conn.Prepare("INSERT INTO message_edits(message_id, kind, old_body, changed_by, "
+                   "changed_at) VALUES(?, ?, ?, ?, ?)"));
+  keep.Bind(1, m.id).Bind(2, kind).Bind(3, m.body).Bind(4, by).Bind(5, now);
+  return keep.Run();
+}
+
 Status SetFollow(storage::Connection& conn, int64_t root_id, int64_t user_id, bool follow,
                  bool only_if_new) {
   std::string sql = "INSERT INTO thread_follows(root_id, user_id, following) VALUES(?, ?, ?) ";
@@ -231,8 +242,7 @@ Result<PostResult> Messages::Post(const User& actor, const PostRequest& req) {
   }
   Mentions mentions = ParseMentions(req.body);
   PostResult result;
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, req.room_id));
     auto& [room, access] = loaded;
     if (!req.client_id.empty()) {
@@ -340,15 +350,13 @@ Result<PostResult> Messages::Post(const User& actor, const PostRequest& req) {
     e.payload = {{"message", MessageJson(result.message)}};
     return events.Add(conn, std::move(e), now);
   }));
-  events.Flush(sink_);
   return result;
 }
 
 Result<Message> Messages::Edit(const User& actor, int64_t message_id, std::string_view body) {
   OUTPOST_RETURN_IF_ERROR(CheckMessageBody(body, options_.max_message_chars));
   Message out;
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, Readable(conn, actor, message_id));
     auto& [m, access] = loaded;
     if (m.author_id != actor.id) return Status::PermissionDenied("only the author edits a message");
@@ -359,12 +367,7 @@ Result<Message> Messages::Edit(const User& actor, int64_t message_id, std::strin
       return Status::Ok();
     }
     UnixMillis now = clock_->NowMillis();
-    OUTPOST_ASSIGN_OR_RETURN(
-        storage::Statement keep,
-        conn.Prepare("INSERT INTO message_edits(message_id, kind, old_body, changed_by, "
-                     "changed_at) VALUES(?, 'edit', ?, ?, ?)"));
-    keep.Bind(1, m.id).Bind(2, m.body).Bind(3, actor.id).Bind(4, now);
-    OUTPOST_RETURN_IF_ERROR(keep.Run());
+    OUTPOST_RETURN_IF_ERROR(KeepOldBody(conn, m, "edit", actor.id, now));
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement s,
         conn.Prepare("UPDATE messages SET body = ?, edited_at = ? WHERE id = ?"));
@@ -377,13 +380,11 @@ Result<Message> Messages::Edit(const User& actor, int64_t message_id, std::strin
     e.payload = {{"message", MessageJson(out)}};
     return events.Add(conn, std::move(e), now);
   }));
-  events.Flush(sink_);
   return out;
 }
 
 Status Messages::Delete(const User& actor, int64_t message_id) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, Readable(conn, actor, message_id));
     auto& [m, access] = loaded;
     bool own = m.author_id == actor.id && access.role != RoomRole::kNone;
@@ -392,12 +393,7 @@ Status Messages::Delete(const User& actor, int64_t message_id) {
     }
     if (m.deleted_at) return Status::Ok();
     UnixMillis now = clock_->NowMillis();
-    OUTPOST_ASSIGN_OR_RETURN(
-        storage::Statement keep,
-        conn.Prepare("INSERT INTO message_edits(message_id, kind, old_body, changed_by, "
-                     "changed_at) VALUES(?, 'delete', ?, ?, ?)"));
-    keep.Bind(1, m.id).Bind(2, m.body).Bind(3, actor.id).Bind(4, now);
-    OUTPOST_RETURN_IF_ERROR(keep.Run());
+    OUTPOST_RETURN_IF_ERROR(KeepOldBody(conn, m, "delete", actor.id, now));
     // The tombstone keeps its place (seq) so that history and threads stay whole.
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement s,
@@ -420,7 +416,6 @@ Status Messages::Delete(const User& actor, int64_t message_id) {
                  {"thread_root_id", m.thread_root_id}, {"by_user_id", actor.id}};
     return events.Add(conn, std::move(e), now);
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 

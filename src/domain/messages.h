@@ -126,6 +126,7 @@ class Messages {
                                                   int limit);
 
  private:
+  Status Change(const ChangeFn& fn) { return WriteWithEvents(db_, sink_, fn); }
   Result<std::vector<Message>> Load(storage::Connection& conn, const std::string& where,
                                     const std::vector<int64_t>& args, int64_t reader_id);
   Result<Message> LoadOne(storage::Connection& conn, int64_t id, int64_t reader_id);

@@ -39,8 +39,7 @@ Result<Room> Rooms::Modify(const User& actor, int64_t room_id, const Update& u) 
     OUTPOST_RETURN_IF_ERROR(CheckRoomText(*u.description, 1000, "the description"));
   }
   Room room;
-  EventBatch events;
-  Status st = db_->Write([&](storage::Connection& conn) {
+  Status st = Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (!IsChannel(r)) return Status::FailedPrecondition("direct messages have no settings");
@@ -70,13 +69,11 @@ Result<Room> Rooms::Modify(const User& actor, int64_t room_id, const Update& u) 
     return Status::AlreadyExists("a channel named '" + *u.name + "' already exists");
   }
   OUTPOST_RETURN_IF_ERROR(st);
-  events.Flush(sink_);
   return room;
 }
 
 Status Rooms::SetArchived(const User& actor, int64_t room_id, bool archived) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (!access.can_manage) return Status::PermissionDenied("only the room's owners may archive it");
@@ -90,13 +87,11 @@ Status Rooms::SetArchived(const User& actor, int64_t room_id, bool archived) {
     r.archived = archived;
     return RoomEvent(conn, events, r, archived ? "room.archived" : "room.unarchived", now);
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
 Status Rooms::Delete(const User& actor, int64_t room_id) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (!access.admin) return Status::PermissionDenied("only administrators may delete rooms");
@@ -125,13 +120,11 @@ Status Rooms::Delete(const User& actor, int64_t room_id) {
     }
     return Status::Ok();
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
 Status Rooms::Join(const User& actor, int64_t room_id) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (access.role != RoomRole::kNone) return Status::Ok();
@@ -141,13 +134,11 @@ Status Rooms::Join(const User& actor, int64_t room_id) {
     if (r.archived) return Status::FailedPrecondition("the room is archived");
     return AddMember(conn, events, r, actor.id, RoomRole::kMember, actor.id);
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
 Status Rooms::Leave(const User& actor, int64_t room_id) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (access.role == RoomRole::kNone) return Status::FailedPrecondition("not a member");
@@ -164,13 +155,11 @@ Status Rooms::Leave(const User& actor, int64_t room_id) {
     e.payload = {{"room_id", room_id}, {"user_id", actor.id}, {"by_user_id", actor.id}};
     return events.Add(conn, std::move(e), clock_->NowMillis());
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
 Status Rooms::Invite(const User& actor, int64_t room_id, std::string_view username) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (!IsChannel(r)) {
@@ -184,13 +173,11 @@ Status Rooms::Invite(const User& actor, int64_t room_id, std::string_view userna
     OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
     return AddMember(conn, events, r, user_id, RoomRole::kMember, actor.id);
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
 Status Rooms::Remove(const User& actor, int64_t room_id, std::string_view username) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (!IsChannel(r)) return Status::FailedPrecondition("direct messages keep their members");
@@ -213,15 +200,13 @@ Status Rooms::Remove(const User& actor, int64_t room_id, std::string_view userna
     e.payload = {{"room_id", room_id}, {"user_id", user_id}, {"by_user_id", actor.id}};
     return events.Add(conn, std::move(e), clock_->NowMillis());
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
 Status Rooms::SetRole(const User& actor, int64_t room_id, std::string_view username,
                       RoomRole role) {
   if (role == RoomRole::kNone) return Status::InvalidArgument("unknown room role");
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (!access.can_manage) return Status::PermissionDenied("only owners may change roles");
@@ -240,7 +225,6 @@ Status Rooms::SetRole(const User& actor, int64_t room_id, std::string_view usern
                  {"by_user_id", actor.id}};
     return events.Add(conn, std::move(e), clock_->NowMillis());
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 
@@ -291,8 +275,7 @@ Result<int64_t> Rooms::EnsureDefaultRoom() {
   if (options_.default_room.empty()) return int64_t{0};
   OUTPOST_RETURN_IF_ERROR(CheckRoomName(options_.default_room));
   int64_t id = 0;
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(storage::Statement find,
                              conn.Prepare("SELECT id FROM rooms WHERE name = ?"));
     find.Bind(1, options_.default_room);
@@ -321,13 +304,11 @@ Result<int64_t> Rooms::EnsureDefaultRoom() {
     OUTPOST_ASSIGN_OR_RETURN(std::optional<Room> r, LoadRoom(conn, id));
     return RoomEvent(conn, events, *r, "room.created", now);
   }));
-  events.Flush(sink_);
   return id;
 }
 
 Status Rooms::JoinDefaultRooms(int64_t user_id) {
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement s,
         conn.Prepare("SELECT id FROM rooms WHERE is_default = 1 AND archived = 0"));
@@ -343,7 +324,6 @@ Status Rooms::JoinDefaultRooms(int64_t user_id) {
     }
     return Status::Ok();
   }));
-  events.Flush(sink_);
   return Status::Ok();
 }
 

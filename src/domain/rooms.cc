@@ -194,8 +194,7 @@ Result<Room> Rooms::CreateChannel(const User& actor, RoomKind kind, std::string_
   OUTPOST_RETURN_IF_ERROR(CheckRoomText(topic, 250, "the topic"));
   OUTPOST_RETURN_IF_ERROR(CheckRoomText(description, 1000, "the description"));
   Room room;
-  EventBatch events;
-  Status st = db_->Write([&](storage::Connection& conn) {
+  Status st = Change([&](storage::Connection& conn, EventBatch& events) {
     UnixMillis now = clock_->NowMillis();
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement s,
@@ -219,15 +218,13 @@ Result<Room> Rooms::CreateChannel(const User& actor, RoomKind kind, std::string_
     return Status::AlreadyExists("a channel named '" + std::string(name) + "' already exists");
   }
   OUTPOST_RETURN_IF_ERROR(st);
-  events.Flush(sink_);
   return room;
 }
 
 Result<Room> Rooms::OpenDirect(const User& actor, const std::vector<std::string>& others) {
   if (others.empty()) return Status::InvalidArgument("name at least one other person");
   Room room;
-  EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+  OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     std::vector<int64_t> ids = {actor.id};
     for (const std::string& name : others) {
       OUTPOST_ASSIGN_OR_RETURN(User u, ActiveUserByName(conn, name));
@@ -266,7 +263,6 @@ Result<Room> Rooms::OpenDirect(const User& actor, const std::vector<std::string>
     room.member_count = static_cast<int64_t>(ids.size());
     return Status::Ok();
   }));
-  events.Flush(sink_);
   return room;
 }
 

@@ -129,6 +129,7 @@ class Rooms {
   const ChatOptions& options() const { return options_; }
 
  private:
+  Status Change(const ChangeFn& fn) { return WriteWithEvents(db_, sink_, fn); }
   Status AddMember(storage::Connection& conn, EventBatch& events, const Room& room,
                    int64_t user_id, RoomRole role, int64_t by_user_id);
 

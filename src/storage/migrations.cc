@@ -205,6 +205,40 @@ CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BE
   SELECT RAISE(ABORT, 'audit checkpoints are append-only');
 END;
 )sql",
+    // 4: files. A blob is stored once per content (name: keyed BLAKE2b of the plaintext); its
+    // own key is kept only wrapped by the master key. A files row is one upload, attached to
+    // the message it created; deleting the message removes its files rows (the trigger), and
+    // the blob goes from disk when no row refers to it (domain/files.cc).
+    R"sql(
+CREATE TABLE blobs (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  wrapped_key BLOB NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE files (
+  id INTEGER PRIMARY KEY,
+  message_id INTEGER REFERENCES messages(id) ON DELETE CASCADE,
+  room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+  uploader_id INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  name TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  content_type TEXT NOT NULL,
+  blob_id INTEGER NOT NULL REFERENCES blobs(id),
+  width INTEGER,
+  height INTEGER,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX files_by_room ON files(room_id, id);
+CREATE INDEX files_by_message ON files(message_id);
+CREATE INDEX files_by_uploader ON files(uploader_id);
+CREATE INDEX files_by_blob ON files(blob_id);
+CREATE TRIGGER files_follow_message_delete AFTER UPDATE OF deleted_at ON messages
+WHEN NEW.deleted_at IS NOT NULL BEGIN
+  DELETE FROM files WHERE message_id = NEW.id;
+END;
+)sql",
 };
 
 }  // namespace

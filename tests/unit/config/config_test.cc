@@ -209,6 +209,13 @@ TEST_CASE("every key is read from the file", "[unit][config]") {
          return c.chat.max_group_members == 3;
        }},
       {"[chat]\ndefault_room = \"\"", [](const Config& c) { return c.chat.default_room.empty(); }},
+      {"[files]\nmax_file_mb = 5", [](const Config& c) { return c.files.max_file_mb == 5; }},
+      {"[files]\nuser_quota_mb = 0", [](const Config& c) { return c.files.user_quota_mb == 0; }},
+      {"[files]\nroom_quota_mb = 7", [](const Config& c) { return c.files.room_quota_mb == 7; }},
+      {"[files]\nallow_types = [\"image\", \"pdf\"]", [](const Config& c) {
+         return c.files.allow_types == std::vector<std::string>{"image", "pdf"};
+       }},
+      {"[files]\ndeny_types = []", [](const Config& c) { return c.files.deny_types.empty(); }},
   };
   std::vector<std::string> covered;
   for (const Case& k : cases) {
@@ -257,6 +264,9 @@ TEST_CASE("every integer key accepts its bounds and refuses one past them", "[un
       {"database", "wal_autocheckpoint_pages", 1, 1000000},
       {"chat", "max_message_length", 1, 100000},
       {"chat", "max_group_members", 3, 50},
+      {"files", "max_file_mb", 1, 102400},
+      {"files", "user_quota_mb", 0, 10485760},
+      {"files", "room_quota_mb", 0, 10485760},
   };
   for (const Range& r : ranges) {
     std::string head = std::string("[") + r.table + "]\n" + r.key + " = ";

@@ -1,0 +1,443 @@
+// End-to-end tests of the web client against the real binary on loopback.
+//
+//   OUTPOST_BINARY=build/outpost node --test tests/e2e/
+//
+// Needs Debian's chromium (/usr/bin/chromium, or OUTPOST_CHROMIUM) and the dev dependencies
+// of assets/ (playwright-core, axe-core: `cd assets && npm ci`). Screenshots go to
+// build/e2e-artifacts/ (or OUTPOST_E2E_ARTIFACTS).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const require = createRequire(path.join(ROOT, 'assets', 'package.json'));
+const { chromium } = require('playwright-core');
+const AXE_SOURCE = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const BINARY = process.env.OUTPOST_BINARY ? path.resolve(process.env.OUTPOST_BINARY) : '';
+const CHROMIUM = process.env.OUTPOST_CHROMIUM || '/usr/bin/chromium';
+const ARTIFACTS = path.resolve(process.env.OUTPOST_E2E_ARTIFACTS || path.join(ROOT, 'build', 'e2e-artifacts'));
+const PASSWORD = 'correct-horse-battery-staple-42';
+const POLL = 8000; // the client polls every 2 s; allow for a slow machine
+
+// For front-end work only: serve the client from a fresh `node build.mjs --out DIR` (DIR/dist)
+// instead of the copy embedded in the binary.
+const DIST = process.env.OUTPOST_E2E_DIST || '';
+const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.txt': 'text/plain' };
+
+const skip = !BINARY ? 'OUTPOST_BINARY is not set' : !fs.existsSync(CHROMIUM) ? `no chromium at ${CHROMIUM}` : false;
+
+let dir;
+let server;
+let base;
+let browser;
+let alice; // admin, page
+let bob;
+const serverLog = [];
+const perf = {};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitReady(url, ms = 20000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const ok = await new Promise((resolve) => {
+        const req = (require('node:https')).get(url + '/readyz', { rejectUnauthorized: false }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        });
+        req.on('error', () => resolve(false));
+      });
+      if (ok) return;
+    } catch { /* retry */ }
+    if (server.exitCode !== null) throw new Error(`server exited: ${serverLog.join('')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`server not ready: ${serverLog.join('')}`);
+}
+
+async function newUser(name, display, colorScheme = 'light') {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, colorScheme });
+  if (DIST) {
+    await ctx.route((url) => !url.pathname.startsWith('/api/'), (route) => {
+      const { pathname } = new URL(route.request().url());
+      const file = path.join(DIST, pathname === '/' ? 'index.html' : pathname.slice(1));
+      if (!fs.existsSync(file)) return route.continue();
+      return route.fulfill({ body: fs.readFileSync(file), contentType: TYPES[path.extname(file)] || 'application/octet-stream' });
+    });
+  }
+  const page = await ctx.newPage();
+  const state = { dialogs: [], errors: [] };
+  page.on('dialog', (d) => {
+    // The client asks before deleting; anything else is an XSS payload that ran.
+    if (d.type() === 'confirm' && d.message() === 'Delete this message?') d.accept();
+    else { state.dialogs.push(d.message()); d.dismiss().catch(() => {}); }
+  });
+  page.on('pageerror', (e) => state.errors.push(String(e)));
+  await page.goto(base + '/');
+  await page.fill('#username', name);
+  await page.fill('#password', PASSWORD);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('.sidebar .room-link');
+  return { ctx, page, state, name, display };
+}
+
+async function openRoom(page, label) {
+  await page.click(`.sidebar .room-link:has(.room-name:text-is("${label}"))`);
+  await page.waitForSelector(`.room-title h1:has-text("${label}")`);
+}
+
+async function send(page, text) {
+  const box = page.locator('.room > .composer textarea');
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+function msg(page, text) {
+  return page.locator('.timeline .msg', { hasText: text });
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`) });
+}
+
+async function axe(page, name) {
+  await page.addScriptTag({ content: AXE_SOURCE }).catch(async () => {
+    // The CSP forbids inline scripts: evaluate instead (page.evaluate is not subject to it).
+    await page.evaluate(AXE_SOURCE);
+  });
+  const result = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+  });
+  const bad = result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  fs.writeFileSync(path.join(ARTIFACTS, `axe-${name}.json`), JSON.stringify(result, null, 2));
+  assert.deepEqual(bad, [], `axe (${name}): ${JSON.stringify(bad, null, 1)}`);
+}
+
+before(async () => {
+  if (skip) return;
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-e2e-'));
+  const pw = path.join(dir, 'pw');
+  fs.writeFileSync(pw, PASSWORD + '\n', { mode: 0o600 });
+  const data = path.join(dir, 'data');
+  execFileSync(BINARY, ['init', '--data', data, '--admin', 'alice', '--display-name', 'Alice',
+    '--password-file', pw, '--host', 'localhost', '--host', '127.0.0.1'], { stdio: 'pipe' });
+  execFileSync(BINARY, ['user', 'add', 'bob', '--display-name', 'Bob', '--password-file', pw, '--data', data], { stdio: 'pipe' });
+  const port = await freePort();
+  base = `https://127.0.0.1:${port}`;
+  server = spawn(BINARY, ['serve', '--data', data, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', (b) => serverLog.push(String(b)));
+  server.stderr.on('data', (b) => serverLog.push(String(b)));
+  await waitReady(base);
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (Object.keys(perf).length) fs.writeFileSync(path.join(ARTIFACTS, 'perf.json'), JSON.stringify(perf, null, 2) + '\n');
+  if (browser) await browser.close().catch(() => {});
+  if (server && server.exitCode === null) {
+    server.kill('SIGTERM');
+    await new Promise((r) => { const t = setTimeout(() => { server.kill('SIGKILL'); r(); }, 5000); server.on('exit', () => { clearTimeout(t); r(); }); });
+  }
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('two users chat in real time', { skip, timeout: 120000 }, async (t) => {
+  alice = await newUser('alice', 'Alice');
+  bob = await newUser('bob', 'Bob', 'dark'); // both themes get screenshots and axe checks
+  const { page: pa } = alice;
+  const { page: pb } = bob;
+
+  await t.test('figures: cold first load (no assertion; written to perf.json)', async () => {
+    const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
+    const page = await ctx.newPage();
+    await page.goto(base + '/');
+    await page.waitForSelector('#username');
+    const figures = await page.evaluate(() => {
+      const nav = performance.getEntriesByType('navigation')[0];
+      const res = performance.getEntriesByType('resource');
+      return {
+        transferred_bytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
+        login_form_ms: Math.round(performance.now()),
+        dom_content_loaded_ms: Math.round(nav.domContentLoadedEventEnd),
+      };
+    });
+    await ctx.close();
+    perf.first_load = figures;
+  });
+
+  await t.test('sign in shows the sidebar with general', async () => {
+    await openRoom(pa, 'general');
+    await openRoom(pb, 'general');
+    await shot(pa, 'room-empty');
+  });
+
+  await t.test('a message reaches the other user', async () => {
+    await send(pa, 'Hello **Bob**, the reactor is fine');
+    await msg(pa, 'the reactor is fine').waitFor();
+    await msg(pb, 'the reactor is fine').waitFor({ timeout: POLL });
+    assert.equal(await msg(pb, 'the reactor is fine').locator('strong').last().textContent(), 'Bob');
+  });
+
+  await t.test('thread reply', async () => {
+    const root = msg(pb, 'the reactor is fine');
+    await root.hover();
+    await root.locator('button[aria-label="Reply in thread"]').click();
+    const panel = pb.locator('aside.panel[aria-label="Thread"]');
+    await panel.locator('textarea').fill('reply from bob');
+    await panel.locator('textarea').press('Enter');
+    await panel.locator('.msg', { hasText: 'reply from bob' }).waitFor();
+    await msg(pa, 'the reactor is fine').locator('.replies').waitFor({ timeout: POLL });
+    assert.match(await msg(pa, 'the reactor is fine').locator('.replies').textContent(), /1 reply/);
+    await shot(pb, 'thread');
+    await pb.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached' });
+  });
+
+  await t.test('reaction', async () => {
+    const m = msg(pb, 'the reactor is fine');
+    await m.hover();
+    await m.locator('button[aria-label="React 👍"]').click();
+    await m.locator('.reaction.mine').waitFor();
+    await msg(pa, 'the reactor is fine').locator('.reaction', { hasText: '1' }).waitFor({ timeout: POLL });
+  });
+
+  await t.test('edit with the Up key', async () => {
+    await send(pa, 'tpyo here');
+    await msg(pa, 'tpyo here').waitFor();
+    await pa.waitForFunction(() => !document.querySelector('.msg[data-id^="c-"]'));
+    await pa.locator('.room > .composer textarea').press('ArrowUp');
+    const edit = pa.locator('textarea[aria-label="Edit message"]');
+    await edit.waitFor();
+    await edit.fill('typo fixed');
+    await edit.press('Enter');
+    await msg(pb, 'typo fixed').locator('.edited').waitFor({ timeout: POLL });
+  });
+
+  await t.test('delete leaves a tombstone', async () => {
+    await send(pa, 'delete me soon');
+    const m = msg(pa, 'delete me soon');
+    await m.waitFor();
+    await msg(pb, 'delete me soon').waitFor({ timeout: POLL });
+    await pa.waitForFunction(() => !document.querySelector('.msg[data-id^="c-"]'));
+    await m.hover();
+    await m.locator('button[aria-label="More actions"]').click();
+    await m.locator('button[role="menuitem"]', { hasText: 'Delete' }).click();
+    await msg(pb, 'delete me soon').waitFor({ state: 'detached', timeout: POLL });
+    await pb.locator('.tombstone').first().waitFor();
+  });
+
+  await t.test('permalink, and a reload keeps the state', async () => {
+    const id = await msg(pa, 'the reactor is fine').getAttribute('data-id');
+    await pb.goto(`${base}/#/m/${id}`);
+    await pb.locator(`#m-${id}.highlight`).waitFor();
+    await pb.reload();
+    await pb.locator(`#m-${id}.highlight`).waitFor();
+    await msg(pb, 'typo fixed').locator('.edited').waitFor();
+    await pb.locator('.tombstone').first().waitFor();
+  });
+
+  await t.test('infinite scroll back through history', async () => {
+    await pa.evaluate(async () => {
+      const me = await (await fetch('/api/v1/me')).json();
+      const call = (method, url, body) => fetch(url, { method, body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token } }).then((r) => r.json());
+      const { room } = await call('POST', '/api/v1/rooms', { name: 'history', kind: 'public', topic: 'old stuff' });
+      for (let i = 0; i < 80; i++) await call('POST', `/api/v1/rooms/${room.id}/messages`, { body: `line h${i}.`, client_id: `h-${i}` });
+    });
+    await pa.locator('.sidebar .room-link', { hasText: 'history' }).waitFor({ timeout: POLL });
+    await openRoom(pa, 'history');
+    await msg(pa, 'line h79.').waitFor();
+    assert.equal(await msg(pa, 'line h0.').count(), 0);
+    for (let i = 0; i < 20 && !(await msg(pa, 'line h0.').count()); i++) {
+      await pa.locator('.timeline').evaluate((el) => { el.scrollTop = 0; });
+      await pa.waitForTimeout(250);
+    }
+    await msg(pa, 'line h0.').waitFor();
+    await pa.locator('.room-start').waitFor();
+    assert.equal(await pa.locator('.timeline .msg').count(), 80);
+  });
+
+  await t.test('search finds a message and highlights it', async () => {
+    await pb.click('button:has-text("Search")');
+    const input = pb.locator('input[aria-label="Search messages"]');
+    await input.fill('reactor');
+    await input.press('Enter');
+    const mark = pb.locator('aside[aria-label="Search"] .snippet mark');
+    await mark.first().waitFor();
+    assert.equal((await mark.first().textContent()).toLowerCase(), 'reactor');
+    await shot(pb, 'search');
+    await axe(pb, 'search');
+    await pb.keyboard.press('Escape');
+  });
+
+  await t.test('unread badge changes', async () => {
+    // Bob opens a DM with Alice; Alice, in general, gets an unread (and mention) badge.
+    await pb.click('button:has-text("New message")');
+    await pb.locator('.dialog label', { hasText: 'alice' }).click();
+    await pb.click('.dialog button:has-text("Open conversation")');
+    await pb.waitForSelector('.room-title h1:has-text("Alice")');
+    // @mention autocomplete from the room's members.
+    const box = pb.locator('.room > .composer textarea');
+    await box.fill('psst @ali');
+    await pb.locator('.suggest button', { hasText: '@alice' }).waitFor();
+    await box.press('Tab');
+    assert.equal(await box.inputValue(), 'psst @alice ');
+    await box.pressSequentially('a direct message');
+    await box.press('Enter');
+    await msg(pb, 'a direct message').waitFor();
+    const link = pa.locator('.sidebar .room-link', { hasText: 'Bob' });
+    await link.locator('.badge').waitFor({ timeout: POLL * 2 });
+    assert.equal(await link.locator('.badge').textContent(), '1');
+    await pa.waitForFunction(() => /^\(\d+\)/.test(document.title));
+    await shot(pa, 'unread-badge');
+    await link.click();
+    await msg(pa, 'a direct message').waitFor();
+    await link.locator('.badge').waitFor({ state: 'detached', timeout: POLL });
+  });
+
+  await t.test('XSS payloads never execute', async () => {
+    const payloads = [
+      '<script>alert(1)</script>',
+      '<img src=x onerror="alert(2)">',
+      '<svg onload=alert(3)>',
+      '[click](javascript:alert(4))',
+      '<a href="javascript:alert(5)">x</a>',
+      '<iframe src="javascript:alert(6)"></iframe>',
+      '"><script>window.__xss=7</script>',
+      '<details open ontoggle=alert(8)>',
+      '![x](https://evil.example/x.png)',
+      'code `<b>` <style>body{display:none}</style> last-payload',
+    ];
+    // A display name with a payload: shown in the admin console and the people picker below.
+    await pa.evaluate(async () => {
+      const me = await (await fetch('/api/v1/me')).json();
+      await fetch('/api/v1/users', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+        body: JSON.stringify({ username: 'mallory', display_name: '<img src=x onerror=alert(12)><script>alert(13)</script>',
+          password: 'mallory-password-long-enough-1', role: 'user' }) });
+    });
+    await openRoom(pa, 'general');
+    for (const p of payloads) await send(pa, p);
+    await pa.evaluate(() => fetch('/api/v1/rooms').then((r) => r.json()));
+    // A topic and a channel name with payloads.
+    await pa.click('button:has-text("New channel")');
+    await pa.fill('.dialog label:has-text("Name") input', 'xss-room');
+    await pa.fill('.dialog label:has-text("Topic") input', '<img src=x onerror=alert(9)><script>alert(10)</script>');
+    await pa.click('.dialog button:has-text("Create")');
+    await pa.waitForSelector('.room-title h1:has-text("xss-room")');
+    await send(pa, 'in the xss room <img src=x onerror=alert(11)>');
+    await openRoom(pb, 'general');
+    await msg(pb, 'last-payload').waitFor({ timeout: POLL });
+    await pb.click('button:has-text("Browse channels")');
+    await pb.locator('.dialog li', { hasText: 'xss-room' }).locator('button').click();
+    await pb.waitForSelector('.room-title h1:has-text("xss-room")');
+    await msg(pb, 'in the xss room').waitFor();
+    await pb.click('button:has-text("New message")');
+    await pb.locator('.dialog label', { hasText: 'mallory' }).waitFor();
+    await pb.keyboard.press('Escape');
+    await pb.waitForTimeout(500);
+    for (const who of [alice, bob]) {
+      assert.deepEqual(who.state.dialogs, [], `${who.name} saw dialogs`);
+      assert.equal(await who.page.evaluate(() => window.__xss), undefined);
+      assert.equal(await who.page.locator('.msg-body img, .msg-body script, .msg-body iframe, .msg-body svg, .msg-body style').count(), 0);
+      assert.equal(await who.page.locator('.msg-body a[href^="javascript"]').count(), 0);
+    }
+    await shot(pb, 'xss-room');
+  });
+
+  await t.test('figures: room switch', async () => {
+    const times = [];
+    for (const name of ['history', 'general', 'history', 'general']) {
+      const t0 = Date.now();
+      await openRoom(pa, name);
+      times.push(Date.now() - t0);
+    }
+    perf.room_switch_ms = times; // includes the test driver's round trips
+  });
+
+  await t.test('starred rooms come first', async () => {
+    await openRoom(pa, 'xss-room');
+    await pa.click('button[aria-label="Star room"]');
+    await pa.locator('.side-section').first().locator('.room-link').first().filter({ hasText: 'xss-room' }).waitFor();
+    await pa.click('button[aria-label="Unstar room"]');
+  });
+
+  await t.test('keyboard: Alt+Down/Up between rooms', async () => {
+    await openRoom(pa, 'general');
+    const before = await pa.locator('.room-title h1').textContent();
+    await pa.keyboard.press('Alt+ArrowDown');
+    await pa.waitForFunction((b) => document.querySelector('.room-title h1').textContent !== b, before);
+    await pa.keyboard.press('Alt+ArrowUp');
+    await pa.waitForFunction((b) => document.querySelector('.room-title h1').textContent === b, before);
+  });
+
+  await t.test('axe: main views', async () => {
+    await openRoom(pa, 'general');
+    await axe(pa, 'room');
+    await shot(pa, 'room');
+    await pa.click('button:has-text("Browse channels")');
+    await pa.waitForSelector('.dialog li');
+    await axe(pa, 'browse');
+    await shot(pa, 'browse');
+    await pa.keyboard.press('Escape');
+    await pa.click('button:has-text("Admin console")');
+    await pa.waitForSelector('table.users');
+    await axe(pa, 'admin');
+    await shot(pa, 'admin');
+    await pa.click('button:has-text("Back to chat")');
+  });
+
+  await t.test('a session ended by the admin shows the sign-in page and keeps the draft', async () => {
+    await openRoom(pb, 'general');
+    await pb.locator('.room > .composer textarea').fill('half-written draft');
+    await pa.click('button:has-text("Admin console")');
+    const row = pa.locator('table.users tr', { hasText: '@bob' });
+    await row.locator('button:has-text("Disable")').click();
+    await row.locator('button:has-text("Enable")').waitFor();
+    await pb.waitForSelector('#username', { timeout: POLL });
+    assert.match(await pb.locator('.info').textContent(), /session has ended/);
+    await row.locator('button:has-text("Enable")').click();
+    await row.locator('button:has-text("Disable")').waitFor();
+    await pb.fill('#username', 'bob');
+    await pb.fill('#password', PASSWORD);
+    await pb.click('button[type=submit]');
+    await pb.waitForSelector('.room-title h1:has-text("general")');
+    assert.equal(await pb.locator('.room > .composer textarea').inputValue(), 'half-written draft');
+    await pa.click('button:has-text("Back to chat")');
+  });
+
+  await t.test('sign out shows the login page', async () => {
+    await pb.click('button:has-text("Sign out")');
+    await pb.waitForSelector('#username');
+    await axe(pb, 'login');
+    await shot(pb, 'login');
+  });
+
+  for (const who of [alice, bob]) {
+    assert.deepEqual(who.state.errors, [], `${who.name}: page errors`);
+    assert.deepEqual(who.state.dialogs, [], `${who.name}: dialogs`);
+  }
+});
