@@ -34,6 +34,16 @@ Status CheckDisplayName(std::string_view name) {
   return Status::Ok();
 }
 
+// Ends every session of the user, inside the caller's transaction (disable, password reset).
+Status EndSessions(storage::Connection& conn, std::string_view username) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      storage::Statement del,
+      conn.Prepare("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE "
+                   "username = ?)"));
+  del.Bind(1, username);
+  return del.Run();
+}
+
 // A hash of a random password, verified against when the user name is unknown so that an
 // unknown name costs the same time as a wrong password.
 const std::string& DummyHash(HashCost cost) {
@@ -158,12 +168,7 @@ Status Accounts::SetDisabled(std::string_view username, bool disabled) {
     OUTPOST_RETURN_IF_ERROR(stmt.Run());
     found = conn.Changes() > 0;
     if (!found || !disabled) return Status::Ok();
-    OUTPOST_ASSIGN_OR_RETURN(
-        storage::Statement del,
-        conn.Prepare("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE "
-                     "username = ?)"));
-    del.Bind(1, username);
-    return del.Run();
+    return EndSessions(conn, username);
   }));
   if (!found) return Status::NotFound("no user named '" + std::string(username) + "'");
   return Status::Ok();
@@ -184,12 +189,7 @@ Status Accounts::ResetPassword(std::string_view username, std::string_view passw
     OUTPOST_RETURN_IF_ERROR(stmt.Run());
     found = conn.Changes() > 0;
     if (!found) return Status::Ok();
-    OUTPOST_ASSIGN_OR_RETURN(
-        storage::Statement del,
-        conn.Prepare("DELETE FROM sessions WHERE user_id = (SELECT id FROM users WHERE "
-                     "username = ?)"));
-    del.Bind(1, username);
-    return del.Run();
+    return EndSessions(conn, username);
   }));
   if (!found) return Status::NotFound("no user named '" + std::string(username) + "'");
   return Status::Ok();
