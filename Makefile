@@ -7,7 +7,7 @@ LISTEN     ?= 127.0.0.1:8443
 HTTPLIB    := $(abspath $(BUILD))/_deps/httplib
 SUDO       := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build asan run test test-release test-asan bench clean format
+.PHONY: all deps build asan run test test-release test-asan bench appliance clean format
 
 all: build
 
@@ -53,6 +53,13 @@ test-asan: asan
 bench: build
 	@cmake --build $(BUILD) -j $(JOBS) --target outpost_chat_bench
 	@$(BUILD)/outpost_chat_bench $(BENCH_ARGS)
+
+# The install image and tar (appliance/make-image.sh; docs/operations.md). RELEASE_KEY=FILE signs
+# with a release key (FILE.pub beside it); without it a development key under $(BUILD) signs and
+# the image is marked DEV-SIGNED.
+appliance: build
+	@appliance/make-image.sh --binary $(BUILD)/outpost --out $(BUILD)/appliance \
+	  $(if $(RELEASE_KEY),--key $(RELEASE_KEY),--dev-key $(BUILD)/dev-release-key/release.key)
 
 clean:
 	rm -rf $(BUILD)

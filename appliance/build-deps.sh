@@ -1,21 +1,18 @@
 #!/bin/sh
 # Installs what building and testing Outpost needs on Debian bookworm, and nothing that is
 # already there, so a second run is quick. Run as root (make does this for you).
-#   appliance/build-deps.sh [--browser] BUILD_DIR
+#   appliance/build-deps.sh BUILD_DIR
 # Fetches cpp-httplib's single header from Debian's source package into BUILD_DIR/_deps and
-# the web client's npm packages into assets/node_modules. --browser also installs Chromium for
-# the end-to-end tests.
+# the web client's npm packages into assets/node_modules. Chromium is for the web client's
+# end-to-end tests, busybox-static and e2fsprogs for the install image and its test.
 set -eu
 
-browser=0
-if [ "${1:-}" = "--browser" ]; then browser=1; shift; fi
-build_dir=${1:?usage: build-deps.sh [--browser] BUILD_DIR}
+build_dir=${1:?usage: build-deps.sh BUILD_DIR}
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-packages="g++ cmake make pkg-config file dpkg-dev xz-utils ca-certificates
+packages="g++ cmake make pkg-config file dpkg-dev xz-utils ca-certificates chromium
   libmbedtls-dev libsodium-dev libsqlite3-dev libcli11-dev libtomlplusplus-dev
-  nlohmann-json3-dev catch2 nodejs npm curl"
-if [ "$browser" = 1 ]; then packages="$packages chromium"; fi
+  nlohmann-json3-dev catch2 nodejs npm curl e2fsprogs busybox-static"
 
 missing=""
 for p in $packages; do

@@ -19,6 +19,11 @@ export function setUnauthorizedHandler(fn) {
   onUnauthorized = fn;
 }
 
+/** Tells the app that the session has ended (e.g. the socket was closed and /me says 401). */
+export function signalSignedOut() {
+  if (onUnauthorized) onUnauthorized();
+}
+
 function remember(me) {
   csrfToken = (me && me.csrf_token) || '';
   return me;

@@ -10,6 +10,10 @@ import { initials } from './format.js';
 import { Logo } from './logo.js';
 import { AdminView } from './admin.js';
 
+// Messages of an erased account keep their place with no author.
+const DELETED_AUTHOR = { id: 0, username: '', display_name: 'Deleted user' };
+const who = (m) => m.author || DELETED_AUTHOR;
+
 const EMOJI = ['👍', '👎', '😀', '😂', '😊', '😍', '🤔', '😮', '😢', '😡', '🎉', '🙏', '👏', '🔥', '✅', '❌',
   '👀', '🚀', '❤️', '💯', '⚠️', '☕', '🍕', '👋'];
 const QUICK = ['👍', '✅', '😂', '🎉', '👀'];
@@ -136,6 +140,19 @@ function NewMessageDialog({ me, onClose, onCreated }) {
   <//>`;
 }
 
+// A presence dot: online, away or offline (unknown counts as offline).
+function PresenceDot({ status }) {
+  const s = status || 'offline';
+  return html`<span class="presence presence-${s}" role="img" aria-label=${s} title=${s}></span>`;
+}
+
+// The one other person of a two-person DM, or null.
+function dmPartner(room, me) {
+  if (!isDirect(room)) return null;
+  const others = (room.dm_members || []).map((m) => m.username || m).filter((m) => m !== me);
+  return others.length === 1 ? others[0] : null;
+}
+
 function Sidebar({ store, me, current, onOpen, onDialog }) {
   const [filter, setFilter] = useState('');
   const f = filter.trim().toLowerCase();
@@ -151,7 +168,9 @@ function Sidebar({ store, me, current, onOpen, onDialog }) {
         return html`<li key=${r.id}><a href="#/r/${r.id}" data-room=${r.id}
           class="room-link ${r.id === current ? 'active' : ''} ${r.unread > 0 ? 'unread' : ''}"
           aria-current=${r.id === current ? 'page' : undefined} onClick=${(e) => { e.preventDefault(); onOpen(r.id); }}>
-          <span class="room-prefix" aria-hidden="true">${r.starred ? '★' : prefix(r)}</span>
+          ${dmPartner(r, me) && !r.starred ? html`<span class="room-prefix"><${PresenceDot}
+            status=${store.presence[store.userIds[dmPartner(r, me)]]} /></span>`
+          : html`<span class="room-prefix" aria-hidden="true">${r.starred ? '★' : prefix(r)}</span>`}
           <span class="room-name">${label}</span>${badge}</a></li>`;
       })}
     </ul></div>`;
@@ -189,7 +208,7 @@ function Message({ msg, me, grouped, ctx, inThread }) {
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState('');
   const mine = msg.author && msg.author.username === me.username;
-  const name = (msg.author && (msg.author.display_name || msg.author.username)) || '';
+  const name = who(msg).display_name || who(msg).username;
   const bodyHtml = useMemo(() => {
     if (msg.deleted) return '';
     const h = renderMarkdown(msg.body, me.username).trimEnd();
@@ -245,16 +264,20 @@ function Composer({ roomId, threadId, me, members, disabled, ctx, label }) {
   const key = `draft:${roomId}:${threadId || ''}`;
   const [text, setText] = useState(() => sessionStorage.getItem(key) || '');
   const [picker, setPicker] = useState(false);
-  const [sugg, setSugg] = useState([]);
+  // The @mention being typed, or null; suggestions follow the member list, which may arrive later.
+  const [mention, setMention] = useState(null);
+  const sugg = mention === null ? []
+    : (members || []).filter((p) => p.username.startsWith(mention) && p.username !== me.username).slice(0, 6);
   const ref = useRef(null);
   useEffect(() => { setText(sessionStorage.getItem(key) || ''); }, [key]);
   const update = (v) => {
     setText(v);
     if (v) sessionStorage.setItem(key, v); else sessionStorage.removeItem(key);
+    if (v.trim()) ctx.typing(roomId);
     const m = v.match(/(?:^|\s)@([\w.-]*)$/);
-    setSugg(m ? (members || []).filter((p) => p.username.startsWith(m[1]) && p.username !== me.username).slice(0, 6) : []);
+    setMention(m ? m[1] : null);
   };
-  const complete = (u) => { update(text.replace(/@([\w.-]*)$/, `@${u} `)); setSugg([]); ref.current.focus(); };
+  const complete = (u) => { update(text.replace(/@([\w.-]*)$/, `@${u} `)); setMention(null); ref.current.focus(); };
   function send() {
     const body = text.trim();
     if (!body) return;
@@ -324,11 +347,11 @@ function Timeline({ store, room, me, ctx }) {
       prev = null;
     }
     if (data.readMarker != null && m.seq > data.readMarker && (!prev || prev.seq <= data.readMarker) &&
-        m.author.username !== me.username) {
+        who(m).username !== me.username) {
       rows.push(html`<div class="new-line" role="separator" key="n${m.id}"><span>New messages</span></div>`);
       prev = null;
     }
-    const grouped = prev && prev.author.id === m.author.id && !prev.deleted &&
+    const grouped = prev && who(prev).id === who(m).id && !prev.deleted &&
       Date.parse(m.created_at) - Date.parse(prev.created_at) < 5 * 60000;
     rows.push(html`<${Message} key=${m.id} msg=${m} me=${me} grouped=${grouped} ctx=${ctx} />`);
     prev = m;
@@ -367,7 +390,7 @@ function PinsPanel({ roomId, ctx, onClose }) {
     <div class="panel-head"><h2>Pinned</h2><button type="button" class="icon" aria-label="Close pins" onClick=${onClose}>✕</button></div>
     <div class="panel-body">${pins === null ? 'Loading…' : pins.length === 0 ? html`<p class="muted">Nothing pinned.</p>`
       : pins.map((m) => html`<button type="button" class="result" onClick=${() => ctx.jump(m.id)}>
-        <strong>${m.author.display_name || m.author.username}</strong>
+        <strong>${who(m).display_name || who(m).username}</strong>
         <div class="msg-body" dangerouslySetInnerHTML=${{ __html: renderMarkdown(m.body, '') }}></div></button>`)}</div>
   </aside>`;
 }
@@ -394,9 +417,44 @@ function SearchPanel({ ctx, onClose }) {
       ${error && html`<p class="error-text">${error}</p>`}
       ${results && results.length === 0 && html`<p class="muted">No results.</p>`}
       ${results && results.map((r) => html`<button type="button" class="result" key=${r.message.id} onClick=${() => ctx.jump(r.message.id)}>
-        <span class="muted small">#${r.room_name} · ${r.message.author.display_name || r.message.author.username}</span>
+        <span class="muted small">#${r.room_name} · ${who(r.message).display_name || who(r.message).username}</span>
         <div class="snippet" dangerouslySetInnerHTML=${{ __html: renderSnippet(r.snippet) }}></div></button>`)}
     </div>
+  </aside>`;
+}
+
+// "X is typing…" under the timeline, from the room's typing frames (each lasts 5 s). The line
+// keeps its height when empty so that the timeline does not jump.
+function TypingLine({ store, roomId }) {
+  const now = Date.now();
+  const names = Object.values(store.typing[roomId] || {}).filter((t) => t.until > now).map((t) => t.name);
+  let text = '';
+  if (names.length === 1) text = `${names[0]} is typing…`;
+  else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+  else if (names.length > 2) text = 'Several people are typing…';
+  return html`<div class="typing muted small" aria-live="polite">${text}</div>`;
+}
+
+function MembersPanel({ store, roomId, ctx, onClose }) {
+  const members = store.members[roomId];
+  useEffect(() => {
+    ctx.loadMembers(roomId);
+    // Presence frames come only for DM partners: ask again for the others while the list is open.
+    const t = setInterval(() => ctx.refreshPresence((store.members[roomId] || []).map((m) => m.id)), 30000);
+    return () => clearInterval(t);
+  }, [roomId]);
+  const rank = { online: 0, away: 1 };
+  const sorted = (members || []).slice().sort((a, b) =>
+    ((rank[store.presence[a.id]] ?? 2) - (rank[store.presence[b.id]] ?? 2)) ||
+    (a.display_name || a.username).localeCompare(b.display_name || b.username));
+  return html`<aside class="panel" aria-label="Members">
+    <div class="panel-head"><h2>Members</h2><button type="button" class="icon" aria-label="Close members" onClick=${onClose}>✕</button></div>
+    <ul class="panel-body members" role="list">
+      ${members === undefined ? html`<li class="muted">Loading…</li>` : sorted.map((m) => html`<li key=${m.id} data-user=${m.username}>
+        <${PresenceDot} status=${store.presence[m.id]} />
+        <span class="member-name">${m.display_name || m.username}</span> <span class="muted small">@${m.username}</span>
+        ${m.role && m.role !== 'member' && html`<span class="muted small role">${m.role}</span>`}</li>`)}
+    </ul>
   </aside>`;
 }
 
@@ -404,12 +462,18 @@ function SearchPanel({ ctx, onClose }) {
 export function ChatView({ site, me: meAnswer, onSignOut }) {
   const me = meAnswer.user || {};
   const storeRef = useRef(null);
-  if (!storeRef.current) storeRef.current = { rooms: [], history: {}, threads: {}, members: {}, perms: {} };
+  if (!storeRef.current) {
+    storeRef.current = { rooms: [], history: {}, threads: {}, members: {}, perms: {},
+      typing: {}, // room id -> user id -> {name, until}
+      presence: {}, // user id -> 'online' | 'away' | 'offline'
+      userIds: {} }; // username -> user id, learned from member lists
+    storeRef.current.presence[me.id] = 'online'; // this page is open; our own frames say when away
+  }
   const store = storeRef.current;
   const [, setVersion] = useState(0);
   const bump = () => setVersion((v) => v + 1);
   const [current, setCurrent] = useState(null);
-  const [panel, setPanel] = useState(null); // {kind:'thread', id} | {kind:'pins'} | {kind:'search'}
+  const [panel, setPanel] = useState(null); // {kind:'thread', id} | {kind:'pins'} | {kind:'members'} | {kind:'search'}
   const [dialog, setDialog] = useState(null);
   const [view, setView] = useState('chat');
   const [highlight, setHighlight] = useState(null);
@@ -421,6 +485,9 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
   currentRef.current = current;
   const notifyRef = useRef(notify);
   notifyRef.current = notify;
+  const liveRef = useRef(null); // startLive's handle: post(), typing(), presence()
+  const switchRef = useRef(null); // {id, start}: a room switch being timed
+  const presenceIds = useRef([]); // DM partners, whose dots the sidebar shows
 
   const room = store.rooms.find((r) => r.id === current);
 
@@ -429,6 +496,38 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
     store.rooms = r.rooms || [];
     bump();
     return store.rooms;
+  }
+
+  // Presence of the people shown (DM partners, open member lists): asked once, then kept
+  // current by the socket's presence frames.
+  async function refreshPresence(ids) {
+    const list = [...new Set(ids)].filter((id) => id && id !== me.id);
+    for (let i = 0; i < list.length; i += 200) {
+      try {
+        const r = await api.get(`/presence?user_ids=${list.slice(i, i + 200).join(',')}`);
+        Object.assign(store.presence, r.presence || {});
+      } catch { return; } // an older server without presence: no dots
+    }
+    bump();
+  }
+  function learnMembers(roomId, members) {
+    store.members[roomId] = members || [];
+    for (const m of store.members[roomId]) store.userIds[m.username] = m.id;
+    bump();
+  }
+  async function loadMembers(roomId) {
+    try {
+      const r = await api.get(`/rooms/${roomId}/members`);
+      learnMembers(roomId, r.members);
+      await refreshPresence(store.members[roomId].map((m) => m.id));
+    } catch { /* the room is gone or unreachable: the panel says Loading, the next open retries */ }
+  }
+  // The ids of DM partners come from the DMs' member lists (the room list has names only).
+  async function loadDmPartners() {
+    const rooms = store.rooms.filter((r) => dmPartner(r, me.username) && !store.userIds[dmPartner(r, me.username)]);
+    await Promise.all(rooms.map((r) => api.get(`/rooms/${r.id}/members`).then((x) => learnMembers(r.id, x.members), () => {})));
+    presenceIds.current = store.rooms.map((r) => store.userIds[dmPartner(r, me.username)]).filter(Boolean);
+    await refreshPresence(presenceIds.current);
   }
 
   function findMessage(roomId, id) {
@@ -487,13 +586,15 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
   }
 
   async function openRoom(id, around) {
+    // Room switch time: from here until the room's timeline is on screen (a layout effect below).
+    switchRef.current = { id, start: performance.now() };
     setView('chat');
     setCurrent(id);
     if (location.hash !== `#/r/${id}` && !around) history.replaceState(null, '', `#/r/${id}`);
     if (!store.history[id] || around) {
       try { await loadHistory(id, around); } catch (e) { if (e.status === 404) { setCurrent(null); } return; }
     }
-    if (!store.members[id]) api.get(`/rooms/${id}/members`).then((r) => { store.members[id] = r.members || []; bump(); }, () => {});
+    if (!store.members[id]) api.get(`/rooms/${id}/members`).then((r) => learnMembers(id, r.members), () => {});
     if (!store.perms[id]) api.get(`/rooms/${id}`).then((r) => { store.perms[id] = r.room.permissions || {}; bump(); }, () => {});
     setTimeout(() => markRead(id), 300);
   }
@@ -536,10 +637,43 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
     }
   }
 
-  async function doSend(pending) {
+  // Whether a message object is still shown (a placeholder is replaced by the server's copy).
+  function shown(msg) {
+    const h = store.history[msg.room_id];
+    const t = msg.thread_root_id && store.threads[msg.thread_root_id];
+    return (h && h.list.includes(msg)) || (t && t.replies.includes(msg));
+  }
+
+  // Sends over the socket when it is open, else (and for retries) through REST. Both carry the
+  // same client_id, so a message the server already has is answered as a duplicate, never
+  // stored twice.
+  async function doSend(pending, retry) {
     pending.failed = false;
     pending.pending = true;
     bump();
+    const lv = liveRef.current;
+    if (!retry && lv && lv.live()) {
+      try {
+        const ack = await lv.post({ client_id: pending.client_id, room_id: pending.room_id, body: pending.body,
+          thread_root_id: pending.thread_root_id || undefined });
+        if (ack.not_in_room.length) setAnnounce(`Not in this room, so not notified: ${ack.not_in_room.join(', ')}`);
+        // The message.created event replaces the placeholder; fetch it if that event is slow.
+        setTimeout(() => {
+          if (!shown(pending)) return;
+          api.get(`/messages/${ack.message_id}`).then((r) => { if (shown(pending)) { upsert(r.message); bump(); } }, () => {});
+        }, 2000);
+        return;
+      } catch (e) {
+        if (e.status !== 0) { // refused: the REST route would refuse it too
+          pending.failed = true;
+          pending.pending = false;
+          setAnnounce(`Message not sent: ${e.message}`);
+          bump();
+          return;
+        }
+        // Not sent over the socket (closed, no answer): REST below, same client_id.
+      }
+    }
     try {
       const r = await api.post(`/rooms/${pending.room_id}/messages`, { body: pending.body, client_id: pending.client_id,
         thread_root_id: pending.thread_root_id || undefined });
@@ -573,10 +707,12 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
       if (threadId) { const t = store.threads[threadId]; if (t) t.replies.push(pending); } else if (h) h.list.push(pending);
       doSend(pending);
     },
-    retry: (msg) => doSend(msg),
+    retry: (msg) => doSend(msg, true),
+    typing: (roomId) => { if (liveRef.current) liveRef.current.typing(roomId); },
+    loadMembers, refreshPresence,
     editLast(roomId, threadId) {
       const list = threadId ? (store.threads[threadId] || { replies: [] }).replies : (store.history[roomId] || { list: [] }).list;
-      const mine = list.filter((m) => m.author.username === me.username && !m.deleted && !m.pending && !m.failed && !(threadId ? false : m.thread_root_id));
+      const mine = list.filter((m) => who(m).username === me.username && !m.deleted && !m.pending && !m.failed && !(threadId ? false : m.thread_root_id));
       if (mine.length) setEditId(mine[mine.length - 1].id);
     },
     async toggleReaction(msg, emoji) {
@@ -613,6 +749,7 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
           const m = d.message;
           if (!m) break;
           upsert(m);
+          if (store.typing[m.room_id]) delete store.typing[m.room_id][who(m).id]; // done typing
           if (m.thread_root_id) {
             patchMessage(m.thread_root_id, (root) => {
               if (ev.type === 'thread.reply' || !root._counted?.[m.id]) {
@@ -625,13 +762,13 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
           if (rm) {
             rm.last_seq = Math.max(rm.last_seq || 0, m.seq);
             rm.last_message_at = m.created_at;
-            const mineMsg = m.author.username === me.username;
+            const mineMsg = who(m).username === me.username;
             const visible = rm.id === currentRef.current && !document.hidden;
             if (!mineMsg && !visible && !m.thread_root_id) {
               rm.unread = (rm.unread || 0) + 1;
             }
             if (!mineMsg && rm.id === currentRef.current) {
-              if (!m.thread_root_id) setAnnounce(`${m.author.display_name || m.author.username}: ${m.body.slice(0, 200)}`);
+              if (!m.thread_root_id) setAnnounce(`${who(m).display_name || who(m).username}: ${m.body.slice(0, 200)}`);
               setTimeout(() => markRead(rm.id), 500);
             }
           } else roomsChanged = true;
@@ -680,7 +817,7 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
             const label = roomLabel(rm, me.username);
             api.get(`/messages/${d.message_id}`).then((r) => {
               const m = r.message;
-              const n = new Notification(`${m.author.display_name || m.author.username} in ${label}`, { body: m.body.slice(0, 140), tag: `m${m.id}` });
+              const n = new Notification(`${who(m).display_name || who(m).username} in ${label}`, { body: m.body.slice(0, 140), tag: `m${m.id}` });
               n.onclick = () => { window.focus(); jump(m.id); };
             }, () => {});
           }
@@ -715,17 +852,58 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
           break;
       }
     }
-    if (roomsChanged) loadRooms().catch(() => {});
+    if (roomsChanged) loadRooms().then(loadDmPartners, () => {});
     bump();
+  }
+
+  // Typing and presence frames from the socket.
+  function applyFrame(f) {
+    if (f.type === 'typing') {
+      if (f.user_id === me.id || !f.room_id) return;
+      const members = store.members[f.room_id] || [];
+      const who = members.find((m) => m.id === f.user_id);
+      const room = (store.typing[f.room_id] = store.typing[f.room_id] || {});
+      room[f.user_id] = { name: (who && (who.display_name || who.username)) || f.username || 'Someone', until: Date.now() + 5000 };
+      setTimeout(bump, 5050); // the line expires by itself
+      bump();
+    } else if (f.type === 'presence' && f.user_id) {
+      store.presence[f.user_id] = f.status;
+      bump();
+    }
+  }
+
+  // Too much missed for the events to catch up: fetch rooms and the open room again.
+  function reloadState() {
+    store.history = {};
+    store.threads = {};
+    store.typing = {};
+    loadRooms().then(() => {
+      if (currentRef.current) openRoom(currentRef.current);
+      loadDmPartners();
+    }, () => {});
   }
 
   // Start: rooms, the room from the URL (or the first), live updates.
   useEffect(() => {
     let stop = () => {};
+    let wasOffline = false;
     (async () => {
       try {
         const rooms = await loadRooms();
-        stop = startLive({ onEvents: applyEvents, onStatus: (ok) => setOffline(!ok) });
+        stop = startLive({
+          onEvents: applyEvents,
+          onFrame: applyFrame,
+          onReload: reloadState,
+          onStatus: (ok) => {
+            setOffline(!ok);
+            // Presence frames sent while we were away are lost: ask again.
+            if (ok && wasOffline) refreshPresence(presenceIds.current);
+            wasOffline = !ok;
+          },
+        });
+        liveRef.current = stop;
+        presenceWatch();
+        loadDmPartners();
         const h = location.hash;
         const mm = h.match(/^#\/m\/(\d+)/);
         const rr = h.match(/^#\/r\/(\d+)/);
@@ -739,8 +917,49 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
     const onVis = () => { if (!document.hidden && currentRef.current) markRead(currentRef.current); };
     window.addEventListener('hashchange', onHash);
     document.addEventListener('visibilitychange', onVis);
-    return () => { stop(); window.removeEventListener('hashchange', onHash); document.removeEventListener('visibilitychange', onVis); };
+    return () => { stop(); liveRef.current = null; window.removeEventListener('hashchange', onHash); document.removeEventListener('visibilitychange', onVis); };
   }, []);
+
+  // Presence: away while the page is hidden or nothing happened for 5 minutes, online again on
+  // the next sign of life.
+  const idleRef = useRef({ idle: false, timer: 0, last: 0 });
+  function presenceWatch() {
+    const lv = liveRef.current;
+    if (lv) lv.presence(document.hidden || idleRef.current.idle ? 'away' : 'online');
+  }
+  useEffect(() => {
+    const st = idleRef.current;
+    const arm = () => {
+      clearTimeout(st.timer);
+      st.timer = setTimeout(() => { st.idle = true; presenceWatch(); }, 5 * 60000);
+    };
+    const activity = () => {
+      const now = Date.now();
+      if (!st.idle && now - st.last < 1000) return; // mousemove fires often; a timer reset a second is plenty
+      st.last = now;
+      if (st.idle) { st.idle = false; presenceWatch(); }
+      arm();
+    };
+    const events = ['mousemove', 'pointerdown', 'keydown', 'wheel', 'touchstart', 'focus'];
+    for (const e of events) window.addEventListener(e, activity, { passive: true });
+    document.addEventListener('visibilitychange', presenceWatch);
+    arm();
+    return () => {
+      clearTimeout(st.timer);
+      for (const e of events) window.removeEventListener(e, activity);
+      document.removeEventListener('visibilitychange', presenceWatch);
+    };
+  }, []);
+
+  // Room switch time, measured from openRoom to the room's timeline on screen; the first one
+  // (after sign-in) is also when the chat became usable.
+  useLayoutEffect(() => {
+    const sw = switchRef.current;
+    if (!sw || sw.id !== current || !store.history[current] || view !== 'chat') return;
+    switchRef.current = null;
+    performance.measure('outpost:room-switch', { start: sw.start });
+    if (!performance.getEntriesByName('outpost:chat-ready').length) performance.mark('outpost:chat-ready');
+  });
 
   // Keyboard: Alt+Up/Down between rooms, Escape closes panels and dialogs.
   useEffect(() => {
@@ -793,16 +1012,19 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
             <div class="room-tools">
               <button type="button" class="icon" aria-label=${room.starred ? 'Unstar room' : 'Star room'} aria-pressed=${room.starred ? 'true' : 'false'}
                 onClick=${() => ctx.act(async () => { await api.put(`/rooms/${room.id}/star`, { starred: !room.starred }); room.starred = !room.starred; bump(); })}>${room.starred ? '★' : '☆'}</button>
+              <button type="button" class="secondary small-btn" onClick=${() => setPanel(panel && panel.kind === 'members' ? null : { kind: 'members' })}>Members</button>
               <button type="button" class="secondary small-btn" onClick=${() => setPanel(panel && panel.kind === 'pins' ? null : { kind: 'pins' })}>Pins</button>
               <button type="button" class="secondary small-btn" onClick=${() => setPanel(panel && panel.kind === 'search' ? null : { kind: 'search' })}>Search</button>
             </div></div>
           <${Timeline} store=${store} room=${room} me=${me} ctx=${ctx} />
+          <${TypingLine} store=${store} roomId=${room.id} />
           <${Composer} roomId=${room.id} me=${me} ctx=${ctx} members=${store.members[room.id]} disabled=${!canPost}
             label=${`Message ${isDirect(room) ? roomLabel(room, me.username) : '#' + room.name}`} />`
         : html`<div class="center muted">${store.rooms.length ? 'Pick a room.' : 'Join a channel to start.'}
             <button type="button" class="link" onClick=${() => setPanel({ kind: 'search' })}>Search</button></div>`}
       </main>
       ${panel && panel.kind === 'thread' && html`<${ThreadPanel} store=${store} rootId=${panel.id} me=${me} ctx=${ctx} onClose=${() => setPanel(null)} />`}
+      ${panel && panel.kind === 'members' && room && html`<${MembersPanel} store=${store} roomId=${room.id} ctx=${ctx} onClose=${() => setPanel(null)} />`}
       ${panel && panel.kind === 'pins' && room && html`<${PinsPanel} roomId=${room.id} ctx=${ctx} onClose=${() => setPanel(null)} />`}
       ${panel && panel.kind === 'search' && html`<${SearchPanel} ctx=${ctx} onClose=${() => setPanel(null)} />`}`}
     </div>

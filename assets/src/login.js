@@ -42,6 +42,8 @@ export function LoginView({ site, notice, onSignedIn }) {
 
   useEffect(() => {
     usernameRef.current.focus();
+    // Time to interactive of a first visit: the form is on screen and takes input.
+    if (!performance.getEntriesByName('outpost:interactive').length) performance.mark('outpost:interactive');
   }, []);
 
   async function submit(event) {

@@ -163,14 +163,16 @@ describe('build.mjs', () => {
     assert.ok(compressed >= 4, 'the script and stylesheet are precompressed both ways');
   });
 
-  test('manifest.json lists every file and a first load under 50 KB compressed', () => {
+  // Issue #5's target is 200 KB compressed; this budget catches a regression (a new dependency
+  // pulled in whole) long before that.
+  test('manifest.json lists every file and a first load under 64 KB compressed', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8'));
     assert.equal(manifest.files.length, fs.readdirSync(dist).length);
     for (const f of manifest.files) {
       assert.equal(f.raw, fs.statSync(path.join(dist, f.path.slice(1))).size, f.path);
     }
     assert.ok(manifest.first_load.files.includes('/index.html'));
-    assert.ok(manifest.first_load.gzip < 50 * 1024, `first load ${manifest.first_load.gzip} B gzip`);
+    assert.ok(manifest.first_load.gzip < 64 * 1024, `first load ${manifest.first_load.gzip} B gzip`);
     assert.ok(manifest.first_load.br <= manifest.first_load.gzip);
   });
 

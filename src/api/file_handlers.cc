@@ -2,11 +2,14 @@
 
 #include <httplib.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <memory>
+#include <set>
 
 #include "api/chat_handlers.h"
 #include "api/http_status.h"
+#include "domain/audit.h"
 #include "util/log.h"
 
 namespace outpost::api {
@@ -16,15 +19,6 @@ const domain::User& Actor(const Call& call) { return call.principal->user; }
 
 Status NeedFiles(const Call& call) {
   if (call.svc.files == nullptr) return Status::Unavailable("file sharing is not enabled");
-  return Status::Ok();
-}
-
-// A full disk or a spent quota is 507 Insufficient Storage for uploads (the shared mapping
-// answers 429 for ResourceExhausted, which would invite a retry).
-Status UploadError(Call& call, const Status& st) {
-  if (st.code() != Code::kResourceExhausted) return st;
-  call.res.status = 507;
-  call.res.set_content(ErrorBody("insufficient_storage", st.message()), "application/json");
   return Status::Ok();
 }
 
@@ -86,6 +80,102 @@ bool Provide(DownloadState& st, size_t offset, size_t length, httplib::DataSink&
   }
 }
 
+// The parts of a multipart/form-data upload: exactly one file part (the one with a filename,
+// or named "file"), streamed to the upload as it arrives; small text fields "message",
+// "thread_root_id" and "name" kept in memory (a form field overrides the query parameter).
+struct FormState {
+  static constexpr size_t kMaxFieldBytes = 64 * 1024;
+
+  explicit FormState(const domain::UploadRequest* from_query) : query(*from_query) {}
+
+  Status StartPart(const httplib::MultipartFormData& part) {
+    in_file = false;
+    field = nullptr;
+    if (!part.filename.empty() || part.name == "file") {
+      if (files++ > 0) return Status::InvalidArgument("send exactly one file part per upload");
+      in_file = true;
+      file_name = part.filename;
+      return Status::Ok();
+    }
+    if (part.name == "message") {
+      field = &message;
+    } else if (part.name == "thread_root_id") {
+      field = &thread_root_id;
+    } else if (part.name == "name") {
+      field = &name;
+    } else {
+      return Status::InvalidArgument("unexpected form field '" + part.name.substr(0, 64) +
+                                     "' (expected file, message, thread_root_id, name)");
+    }
+    if (!seen.insert(part.name).second) {
+      return Status::InvalidArgument("the form field '" + part.name + "' is given twice");
+    }
+    return Status::Ok();
+  }
+
+  Status AppendField(std::string_view bytes) {
+    if (field == nullptr) return Status::InvalidArgument("form data outside a part");
+    if (field->size() + bytes.size() > kMaxFieldBytes) {
+      return Status::InvalidArgument("a form field is longer than 64 KiB");
+    }
+    field->append(bytes);
+    return Status::Ok();
+  }
+
+  // Fills `out` from the parts (query parameters where a part is absent).
+  Status Finish(domain::UploadRequest* out) const {
+    if (files == 0) return Status::InvalidArgument("the form has no file part");
+    if (seen.count("message")) out->message = message;
+    if (seen.count("thread_root_id")) {
+      char* end = nullptr;
+      errno = 0;
+      long long v = std::strtoll(thread_root_id.c_str(), &end, 10);
+      if (thread_root_id.empty() || *end != '\0' || errno != 0 || v < 0) {
+        return Status::InvalidArgument("thread_root_id must be a message id");
+      }
+      out->thread_root_id = v;
+    }
+    if (seen.count("name")) {
+      out->name = name;
+    } else if (query.name.empty()) {
+      out->name = file_name;
+    }
+    return domain::SanitizeFileName(out->name).status();
+  }
+
+  const domain::UploadRequest query;
+  bool in_file = false;
+  std::string* field = nullptr;  // the text field being read; null in the file part
+  int files = 0;
+  std::string file_name, message, thread_root_id, name;
+  std::set<std::string> seen;
+};
+
+// Records a download that is about to be served (not a 304, which sends no bytes): who, which
+// file in which room, and how many bytes of which range. Under the audit log's refuse policy a
+// record that cannot be written refuses the download.
+Status AuditDownload(Call& call, const domain::FileInfo& file) {
+  if (call.svc.audit == nullptr) return Status::Ok();
+  domain::AuditEvent e;
+  e.actor = Actor(call).username;
+  e.actor_id = Actor(call).id;
+  e.source_ip = call.req.remote_addr;
+  e.action = "file.download";
+  e.target = "file:" + std::to_string(file.id);
+  e.details = {{"room_id", file.room_id}, {"name", file.name}, {"size", file.size}};
+  int64_t bytes = file.size;
+  if (!call.req.ranges.empty()) {
+    // Validated by the caller: one range inside the file.
+    auto [first, last] = call.req.ranges[0];
+    int64_t from = first < 0 ? std::max<int64_t>(0, file.size - last) : first;
+    int64_t to = first < 0 || last < 0 ? file.size - 1 : std::min<int64_t>(last, file.size - 1);
+    bytes = to - from + 1;
+    e.details["range"] = std::to_string(from) + "-" + std::to_string(to);
+  }
+  e.details["bytes"] = bytes;
+  return call.svc.audit->Append(e).status();
+}
+
 nlohmann::json FileList(const std::vector<domain::FileInfo>& files) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& f : files) list.push_back(domain::FileJson(f));
@@ -97,16 +187,15 @@ nlohmann::json FileList(const std::vector<domain::FileInfo>& files) {
 Status HandleUploadFile(Call& call) {
   OUTPOST_RETURN_IF_ERROR(NeedFiles(call));
   if (call.content_reader == nullptr) return Status::Internal("upload route without a reader");
-  if (call.req.is_multipart_form_data()) {
-    return Status::InvalidArgument("send the file as the raw request body, not multipart");
-  }
+  const bool multipart = call.req.is_multipart_form_data();
   domain::UploadRequest request;
   request.name = call.req.get_param_value("name");
   request.message = call.req.get_param_value("message");
   request.client_type = call.req.get_header_value("Content-Type");
   OUTPOST_ASSIGN_OR_RETURN(request.thread_root_id,
                            QueryInt(call, "thread_root_id", 0, 0, INT64_MAX));
-  OUTPOST_RETURN_IF_ERROR(domain::SanitizeFileName(request.name).status());
+  // A raw body is named by the query; a form's file part names itself (checked at the end).
+  if (!multipart) OUTPOST_RETURN_IF_ERROR(domain::SanitizeFileName(request.name).status());
   int64_t declared = -1;
   if (call.req.has_header("Content-Length")) {
     const std::string v = call.req.get_header_value("Content-Length");
@@ -117,18 +206,40 @@ Status HandleUploadFile(Call& call) {
     }
     declared = static_cast<int64_t>(n);
   }
-  auto upload = call.svc.files->Begin(Actor(call), PathId(call), declared);
-  if (!upload.ok()) return UploadError(call, upload.status());
+  // A form's length includes its boundaries and fields: only the file part's bytes count, and
+  // they are checked against the limits as they arrive.
+  OUTPOST_ASSIGN_OR_RETURN(
+      std::unique_ptr<domain::Upload> upload,
+      call.svc.files->Begin(Actor(call), PathId(call), multipart ? -1 : declared));
   Status body;
-  bool complete = (*call.content_reader)([&](const char* data, size_t n) {
-    body = (*upload)->Append(std::string_view(data, n));
-    return body.ok();
-  });
-  if (!body.ok()) return UploadError(call, body);
-  if (!complete) return Status::InvalidArgument("the upload was cut off before its end");
-  auto file = call.svc.files->Finish(std::move(*upload), request);
-  if (!file.ok()) return UploadError(call, file.status());
-  SetJson(call.res, 201, domain::FileJson(*file));
+  bool complete = false;
+  if (!multipart) {
+    complete = (*call.content_reader)([&](const char* data, size_t n) {
+      body = upload->Append(std::string_view(data, n));
+      return body.ok();
+    });
+  } else {
+    FormState form(&request);
+    complete = (*call.content_reader)(
+        [&](const httplib::MultipartFormData& part) {
+          body = form.StartPart(part);
+          return body.ok();
+        },
+        [&](const char* data, size_t n) {
+          body = form.in_file ? upload->Append(std::string_view(data, n))
+                              : form.AppendField(std::string_view(data, n));
+          return body.ok();
+        });
+    if (body.ok() && complete) body = form.Finish(&request);
+  }
+  OUTPOST_RETURN_IF_ERROR(body);
+  if (!complete) {
+    return Status::InvalidArgument(multipart ? "the form was cut off or is not valid multipart"
+                                             : "the upload was cut off before its end");
+  }
+  OUTPOST_ASSIGN_OR_RETURN(domain::FileInfo file,
+                           call.svc.files->Finish(std::move(upload), request));
+  SetJson(call.res, 201, domain::FileJson(file));
   return Status::Ok();
 }
 
@@ -180,6 +291,7 @@ Status HandleDownloadFile(Call& call) {
     }
     res.status = 206;
   }
+  OUTPOST_RETURN_IF_ERROR(AuditDownload(call, file));
   if (file.size == 0) {
     res.set_content("", type);
     return Status::Ok();

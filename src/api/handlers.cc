@@ -81,6 +81,17 @@ void AuditAnyway(Call& call, domain::AuditEvent event, const Status& result) {
   }
 }
 
+// Closes the user's WebSockets: they were opened with credentials that no longer hold.
+void EndRealtime(Call& call, int64_t user_id, const std::string& reason) {
+  if (call.svc.realtime != nullptr) call.svc.realtime->EndUser(user_id, reason);
+}
+void EndRealtime(Call& call, const std::string& username, const std::string& reason) {
+  if (call.svc.realtime == nullptr) return;
+  if (Result<domain::User> u = call.svc.accounts->FindByName(username); u.ok()) {
+    call.svc.realtime->EndUser(u->id, reason);
+  }
+}
+
 Status SetUserDisabled(Call& call, bool disabled) {
   std::string name = call.req.matches[1];
   if (disabled && call.principal->user.username == name) {
@@ -92,6 +103,7 @@ Status SetUserDisabled(Call& call, bool disabled) {
     Status st = call.svc.accounts->SetDisabled(name, true);
     AuditAnyway(call, event, st);
     OUTPOST_RETURN_IF_ERROR(st);
+    EndRealtime(call, name, "the account was disabled");
   } else {
     OUTPOST_RETURN_IF_ERROR(AdmitAudit(call));
     Status st = call.svc.accounts->SetDisabled(name, false);
@@ -107,6 +119,22 @@ Status SetUserDisabled(Call& call, bool disabled) {
             {{"user", user.username}, {"by", call.principal->user.username}});
   SetJson(call.res, 200, {{"user", UserJson(user)}});
   return Status::Ok();
+}
+
+std::string DatabaseMetrics(const storage::Database::WriterStats& w) {
+  std::string out;
+  auto counter = [&](const char* name, const char* help, const char* type, uint64_t v) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+           name + " " + std::to_string(v) + "\n";
+  };
+  counter("outpost_db_commits_total", "Write transactions committed (one fsync each).",
+          "counter", w.commits);
+  counter("outpost_db_writes_total", "Changes committed, several per transaction under load.",
+          "counter", w.writes);
+  counter("outpost_db_write_failures_total", "Changes rolled back.", "counter", w.failed);
+  counter("outpost_db_max_group_commit", "Most changes committed in one transaction.", "gauge",
+          w.max_batch);
+  return out;
 }
 
 }  // namespace
@@ -137,9 +165,39 @@ Status HandleReadyz(Call& call) {
 Status HandleMetrics(Call& call) {
   double uptime = static_cast<double>(call.svc.clock->NowMillis() - call.svc.started_at) / 1000.0;
   int open = call.svc.open_connections ? call.svc.open_connections() : 0;
+  std::string text = call.svc.metrics->Render(open, call.svc.db->SizeBytes(), uptime);
+  text += DatabaseMetrics(call.svc.db->writer_stats());
+  if (call.svc.realtime != nullptr) text += call.svc.realtime->MetricsText();
   call.res.status = 200;
-  call.res.set_content(call.svc.metrics->Render(open, call.svc.db->SizeBytes(), uptime),
-                       "text/plain; version=0.0.4; charset=utf-8");
+  call.res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+  return Status::Ok();
+}
+
+Status HandlePresence(Call& call) {
+  std::vector<int64_t> ids;
+  const std::string list = call.req.get_param_value("user_ids");
+  size_t start = 0;
+  while (start < list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    const std::string item = list.substr(start, comma - start);
+    char* end = nullptr;
+    long long id = std::strtoll(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || id < 1) {
+      return Status::InvalidArgument("'user_ids' is a comma-separated list of user ids");
+    }
+    ids.push_back(id);
+    start = comma + 1;
+  }
+  if (ids.empty() || ids.size() > 200) {
+    return Status::InvalidArgument("'user_ids' names 1 to 200 users");
+  }
+  nlohmann::json out = nlohmann::json::object();
+  for (int64_t id : ids) {
+    out[std::to_string(id)] =
+        call.svc.realtime != nullptr ? call.svc.realtime->PresenceOf(id) : "offline";
+  }
+  SetJson(call.res, 200, {{"presence", out}});
   return Status::Ok();
 }
 
@@ -208,6 +266,9 @@ Status HandleLogout(Call& call) {
     Status st = call.svc.sessions->RevokeById(call.principal->session.id);
     AuditAnyway(call, AuditEventFor(call, "auth.logout", "session"), st);
     OUTPOST_RETURN_IF_ERROR(st);
+    // Sockets are not tied to one session: all close, and the user's other signed-in
+    // browsers reconnect with their own cookie and resume.
+    EndRealtime(call, call.principal->user.id, "signed out");
   }
   call.res.status = 204;
   call.res.set_header("Set-Cookie", SessionCookie(call.svc.options->cookie_name, "", 0));
@@ -265,6 +326,7 @@ Status HandleRevokeToken(Call& call) {
   Status st = call.svc.api_tokens->Revoke(call.principal->user.id, id);
   AuditAnyway(call, AuditEventFor(call, "token.revoke", "token:" + std::to_string(id)), st);
   OUTPOST_RETURN_IF_ERROR(st);
+  EndRealtime(call, call.principal->user.id, "an API token was revoked");
   call.res.status = 204;
   return Status::Ok();
 }

@@ -11,6 +11,7 @@ Status HandleHealthz(Call& call);
 Status HandleReadyz(Call& call);
 Status HandleMetrics(Call& call);
 Status HandleSite(Call& call);
+Status HandlePresence(Call& call);
 
 // Sign-in and the caller's own account.
 Status HandleLogin(Call& call);

@@ -17,6 +17,7 @@ int HttpStatusFor(Code code) {
     case Code::kAlreadyExists: return 409;
     case Code::kTooLarge: return 413;
     case Code::kResourceExhausted: return 429;
+    case Code::kInsufficientStorage: return 507;
     case Code::kUnavailable: return 503;
     case Code::kCorruption:
     case Code::kIoError:
@@ -32,8 +33,10 @@ std::string ErrorBody(std::string_view code, std::string_view message) {
 
 void SetError(httplib::Response& res, const Status& status) {
   res.status = HttpStatusFor(status.code());
-  // Server-side failures are described in the log, not to the client.
-  std::string message = res.status >= 500 && status.code() != Code::kUnavailable
+  // Server-side failures are described in the log, not to the client; a full disk or a spent
+  // quota is the client's to know (it decides what to delete or whom to ask).
+  std::string message = res.status >= 500 && status.code() != Code::kUnavailable &&
+                                status.code() != Code::kInsufficientStorage
                             ? "the server could not complete the request"
                             : status.message();
   res.set_content(ErrorBody(CodeName(status.code()), message), "application/json");
@@ -53,6 +56,7 @@ std::string_view ErrorCodeForHttp(int http_status) {
     case 416: return "invalid_argument";
     case 429: return "resource_exhausted";
     case 503: return "unavailable";
+    case 507: return "insufficient_storage";
     default: return http_status >= 500 ? "internal" : "invalid_argument";
   }
 }

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "domain/backup_scheduler.h"
+
 namespace outpost::api {
 namespace {
 
@@ -75,6 +77,39 @@ std::string Metrics::Render(int open_connections, int64_t db_size_bytes,
       << "# HELP outpost_uptime_seconds Seconds since the server started.\n"
       << "# TYPE outpost_uptime_seconds gauge\n"
       << "outpost_uptime_seconds " << Num(uptime_seconds) << "\n";
+  if (const domain::BackupScheduler* backups = backups_.load()) {
+    const domain::BackupRunStatus s = backups->status();
+    out << "# HELP outpost_backup_scheduled 1 when [backup] schedule makes a daily backup.\n"
+        << "# TYPE outpost_backup_scheduled gauge\n"
+        << "outpost_backup_scheduled " << (backups->scheduled() ? 1 : 0) << "\n"
+        << "# HELP outpost_backup_runs_total Backups the server made or tried since it started.\n"
+        << "# TYPE outpost_backup_runs_total counter\n"
+        << "outpost_backup_runs_total " << s.runs << "\n"
+        << "# HELP outpost_backup_failures_total Backups that failed since the server started.\n"
+        << "# TYPE outpost_backup_failures_total counter\n"
+        << "outpost_backup_failures_total " << s.failures << "\n"
+        << "# HELP outpost_backup_last_success_timestamp_seconds When the last backup succeeded "
+           "(0: none since start).\n"
+        << "# TYPE outpost_backup_last_success_timestamp_seconds gauge\n"
+        << "outpost_backup_last_success_timestamp_seconds "
+        << Num(static_cast<double>(s.last_success_at) / 1000.0) << "\n"
+        << "# HELP outpost_backup_last_duration_seconds How long the last backup took.\n"
+        << "# TYPE outpost_backup_last_duration_seconds gauge\n"
+        << "outpost_backup_last_duration_seconds " << Num(s.last_duration_seconds) << "\n"
+        << "# HELP outpost_backup_last_size_bytes Archive size of the last successful backup.\n"
+        << "# TYPE outpost_backup_last_size_bytes gauge\n"
+        << "outpost_backup_last_size_bytes " << s.last_bytes << "\n"
+        << "# HELP outpost_backup_last_failed 1 when the last backup failed (see the admin API "
+           "for the error).\n"
+        << "# TYPE outpost_backup_last_failed gauge\n"
+        << "outpost_backup_last_failed " << (s.last_error.empty() ? 0 : 1) << "\n";
+    if (!s.last_error_reason.empty()) {
+      out << "# HELP outpost_backup_last_error_info Why the last backup failed (a status code).\n"
+          << "# TYPE outpost_backup_last_error_info gauge\n"
+          << "outpost_backup_last_error_info{reason=\"" << Escape(s.last_error_reason)
+          << "\"} 1\n";
+    }
+  }
   return out.str();
 }
 

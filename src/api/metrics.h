@@ -3,11 +3,16 @@
 #define OUTPOST_API_METRICS_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <mutex>
 #include <string>
 #include <tuple>
+
+namespace outpost::domain {
+class BackupScheduler;
+}
 
 namespace outpost::api {
 
@@ -22,6 +27,9 @@ class Metrics {
   // Everything recorded, plus the gauges passed in, as Prometheus exposition text.
   std::string Render(int open_connections, int64_t db_size_bytes, double uptime_seconds) const;
 
+  // Render also shows the scheduled backups' state from now on; `backups` outlives this.
+  void SetBackupScheduler(const domain::BackupScheduler* backups) { backups_ = backups; }
+
   static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                       0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
 
@@ -34,6 +42,7 @@ class Metrics {
   mutable std::mutex mu_;
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // guarded by mu_
   std::map<std::string, Histogram> latency_;                                 // guarded by mu_
+  std::atomic<const domain::BackupScheduler*> backups_{nullptr};
 };
 
 }  // namespace outpost::api

@@ -5,6 +5,7 @@
 #include "api/chat_handlers.h"
 #include "api/file_handlers.h"
 #include "api/handlers.h"
+#include "api/lifecycle_handlers.h"
 
 namespace outpost::api {
 namespace {
@@ -21,6 +22,8 @@ constexpr Route kRoutes[] = {
     {"POST", "/api/v1/auth/logout", Access::kUser, false, HandleLogout,
      "end the current session"},
     {"GET", "/api/v1/me", Access::kUser, false, HandleMe, "the signed-in account and session"},
+    {"GET", "/api/v1/presence", Access::kUser, false, HandlePresence,
+     "online, away or offline for up to 200 users (user_ids=1,2,3)"},
     {"GET", "/api/v1/me/tokens", Access::kUser, false, HandleListTokens,
      "the caller's API tokens (never the secrets)"},
     {"POST", "/api/v1/me/tokens", Access::kUser, true, HandleCreateToken,
@@ -35,6 +38,10 @@ constexpr Route kRoutes[] = {
      HandleEnableUser, "enable an account"},
     {"GET", "/api/v1/audit", Access::kAdmin, false, HandleAuditSearch,
      "search the audit log, newest first (actor, action, since, until, before_seq, limit)"},
+    {"GET", "/api/v1/admin/backups", Access::kAdmin, false, HandleListBackups,
+     "scheduled backups: the last runs' result and every archive in the folder"},
+    {"POST", "/api/v1/admin/backups", Access::kAdmin, false, HandleRunBackup,
+     "make a backup now, as the scheduled one does"},
     // Chat. Room-level access (member, moderator, owner) is decided by the domain.
     {"GET", "/api/v1/rooms", Access::kUser, false, HandleListRooms,
      "my rooms with unread and mention counts"},
@@ -80,6 +87,8 @@ constexpr Route kRoutes[] = {
      "post a message or a thread reply"},
     {"GET", R"(/api/v1/rooms/(\d{1,18})/pins)", Access::kUser, false, HandlePins,
      "the room's pinned messages"},
+    {"PUT", R"(/api/v1/rooms/(\d{1,18})/retention)", Access::kUser, true, HandleSetRoomRetention,
+     "set how long the room keeps messages and files (owners, administrators)"},
     {"GET", R"(/api/v1/messages/(\d{1,18}))", Access::kUser, false, HandleGetMessage,
      "one message (permalinks)"},
     {"PATCH", R"(/api/v1/messages/(\d{1,18}))", Access::kUser, true, HandleEditMessage,

@@ -16,11 +16,14 @@
 #include "api/cursor.h"
 #include "api/login_throttle.h"
 #include "api/metrics.h"
+#include "api/realtime.h"
 #include "domain/accounts.h"
 #include "domain/messages.h"
 #include "domain/rooms.h"
 #include "domain/search.h"
 #include "domain/audit.h"
+#include "domain/backup_scheduler.h"
+#include "domain/retention.h"
 #include "domain/files.h"
 #include "domain/sessions.h"
 #include "storage/database.h"
@@ -67,6 +70,9 @@ struct Services {
   const CursorCodec* cursors = nullptr;
   domain::AuditLog* audit = nullptr;  // null: nothing is audited (tests of other layers)
   Metrics* metrics = nullptr;
+  domain::BackupScheduler* backups = nullptr;  // null: the backup routes answer 503
+  domain::Retention* retention = nullptr;      // null: the retention route answers 503
+  RealtimeBridge* realtime = nullptr;  // null: no WebSockets (presence is "offline" for all)
   LoginThrottle* login_throttle = nullptr;
   const Clock* clock = nullptr;
   const ApiOptions* options = nullptr;

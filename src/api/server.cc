@@ -314,6 +314,16 @@ void ApiServer::InstallMiddleware() {
       res.set_header("Connection", "close");
       return httplib::Server::HandlerResponse::Handled;
     }
+    // httplib applies the body limit to a Content-Length only: a chunked body would be read
+    // without bound. Only the streaming routes (which count what they read) may take one.
+    if (req.has_header("Transfer-Encoding") && !IsStreamingPath(req.method, req.path)) {
+      res.status = 411;
+      res.set_header("Connection", "close");
+      res.set_content(ErrorBody("length_required",
+                                "send the body with a Content-Length, not chunked"),
+                      "application/json");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     if (!HostAllowed(req.get_header_value("Host"), options_)) {
       res.status = 421;
       res.set_content(ErrorBody("misdirected_request",

@@ -22,7 +22,8 @@ int ExitCodeFor(const Status& status) {
     case Code::kPermissionDenied:
     case Code::kUnauthenticated:
     case Code::kTooLarge:
-    case Code::kResourceExhausted: return kExitRefused;
+    case Code::kResourceExhausted:
+    case Code::kInsufficientStorage: return kExitRefused;
     case Code::kIoError: return kExitIo;
     case Code::kCorruption: return kExitCorrupt;
     case Code::kUnavailable: return kExitUnavailable;

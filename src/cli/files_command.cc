@@ -10,23 +10,9 @@
 namespace outpost::cli {
 namespace {
 
-// Opens the files service (with the messages it posts through) for an offline command.
-int WithFiles(const GlobalOptions& global, const std::function<int(domain::Files&)>& fn) {
-  Result<config::Config> cfg = LoadConfig(global);
-  if (!cfg.ok()) return ConfigFailure(cfg.status());
-  domain::DataLayout layout = LayoutFor(*cfg);
-  Result<std::unique_ptr<storage::Database>> db = OpenDatabase(*cfg);
-  if (!db.ok()) return Fail(db.status());
-  Result<domain::ApplianceKeys> keys = domain::LoadKeys(layout);
-  if (!keys.ok()) return Fail(keys.status());
-  domain::Messages messages(db->get(), SystemClock(), nullptr, ChatOptionsFor(*cfg));
-  domain::Files files(db->get(), SystemClock(), &messages, layout.root + "/blobs",
-                      keys->master_key.value(), FilesOptionsFor(*cfg));
-  return fn(files);
-}
-
 int FilesVerify(const GlobalOptions& global) {
-  return WithFiles(global, [](domain::Files& files) {
+  return WithFiles(global, [](FilesContext& ctx) {
+    domain::Files& files = ctx.files;
     Result<std::vector<std::string>> problems = files.Verify();
     if (!problems.ok()) return Fail(problems.status());
     for (const auto& p : *problems) std::cout << "PROBLEM " << p << "\n";
@@ -41,7 +27,8 @@ int FilesVerify(const GlobalOptions& global) {
 }
 
 int FilesList(const GlobalOptions& global, const std::string& order) {
-  return WithFiles(global, [&](domain::Files& files) {
+  return WithFiles(global, [&](FilesContext& ctx) {
+    domain::Files& files = ctx.files;
     auto list = files.ListAll(order, 1000);
     if (!list.ok()) return Fail(list.status());
     for (const auto& f : *list) {
@@ -63,6 +50,21 @@ int FilesList(const GlobalOptions& global, const std::string& order) {
 }
 
 }  // namespace
+
+int WithFiles(const GlobalOptions& global, const std::function<int(FilesContext&)>& fn) {
+  Result<config::Config> cfg = LoadConfig(global);
+  if (!cfg.ok()) return ConfigFailure(cfg.status());
+  domain::DataLayout layout = LayoutFor(*cfg);
+  Result<std::unique_ptr<storage::Database>> db = OpenDatabase(*cfg);
+  if (!db.ok()) return Fail(db.status());
+  Result<domain::ApplianceKeys> keys = domain::LoadKeys(layout);
+  if (!keys.ok()) return Fail(keys.status());
+  domain::Messages messages(db->get(), SystemClock(), nullptr, ChatOptionsFor(*cfg));
+  domain::Files files(db->get(), SystemClock(), &messages, layout.root + "/blobs",
+                      keys->master_key.value(), FilesOptionsFor(*cfg));
+  FilesContext ctx{*cfg, db->get(), *keys, files};
+  return fn(ctx);
+}
 
 domain::FilesOptions FilesOptionsFor(const config::Config& cfg) {
   domain::FilesOptions o;

@@ -41,8 +41,10 @@ int Main(int argc, char** argv) {
   AddConfigCommands(&app, &global, &action);
   AddBackupCommands(&app, &global, &action);
   AddDbCommands(&app, &global, &action);
+  AddRetentionCommands(&app, &global, &action);
   AddFilesCommands(&app, &global, &action);
   AddVersionCommand(&app, &global, &action);
+  AddReleaseCommands(&app, &global, &action);
   app.footer("Exit codes: 0 ok, 1 internal error, 2 usage, 3 invalid configuration, 4 not found, "
              "5 already exists, 6 refused, 7 I/O error, 8 corrupt data, 9 unavailable.");
   try {

@@ -4,14 +4,18 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
+#include <condition_variable>
 #include <future>
+#include <thread>
 #include <iostream>
 
 #include "api/realtime.h"
 #include "api/server.h"
 #include "net/hub.h"
 #include "cli/commands.h"
+#include "domain/backup_scheduler.h"
 #include "domain/files.h"
+#include "domain/retention.h"
 #include "net/tls.h"
 #include "util/fs.h"
 #include "util/log.h"
@@ -19,9 +23,85 @@
 namespace outpost::cli {
 namespace {
 
+net::HubOptions HubOptionsFor(const config::RealtimeConfig& rt) {
+  net::HubOptions o;
+  o.limits.max_message_bytes = uint64_t{1024} * static_cast<uint64_t>(rt.max_message_kib);
+  o.limits.max_frame_bytes = uint64_t{1024} * static_cast<uint64_t>(rt.max_frame_kib);
+  o.messages_per_second = rt.messages_per_second;
+  o.message_burst = rt.message_burst;
+  o.max_connections_per_user = rt.max_connections_per_user;
+  o.max_connections_per_ip = rt.max_connections_per_ip;
+  o.max_queued_bytes = size_t{1024} * static_cast<size_t>(rt.max_queued_kib);
+  o.ping_interval = std::chrono::seconds(rt.ping_interval_seconds);
+  return o;
+}
+
 struct ServeArgs {
   std::string listen;
 };
+
+// The daily retention purge on its own thread: the first a few minutes after the start (a
+// server restarted in a loop does not purge in a loop), then every 24 hours.
+class PurgeJob {
+ public:
+  explicit PurgeJob(domain::Retention* retention) : retention_(retention) {
+    thread_ = std::thread([this] { Loop(); });
+  }
+  ~PurgeJob() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto wait = std::chrono::minutes(5);
+    while (!wake_.wait_for(lock, wait, [this] { return stopping_; })) {
+      lock.unlock();
+      RunOnce();
+      lock.lock();
+      wait = std::chrono::hours(24);
+    }
+  }
+
+  void RunOnce() {
+    // Everything kept forever (the default): nothing to purge, and no daily audit record.
+    Result<bool> active = retention_->Active();
+    if (active.ok() && !*active) return;
+    Result<domain::PurgeCounts> purged =
+        active.ok() ? retention_->Purge(false) : Result<domain::PurgeCounts>(active.status());
+    if (purged.ok()) {
+      log::Info("retention purge", {{"messages", purged->messages},
+                                    {"files", purged->files},
+                                    {"blobs", purged->blobs},
+                                    {"events", purged->events}});
+    } else {
+      log::Error("retention purge failed", {{"error", purged.status().ToString()}});
+    }
+  }
+
+  domain::Retention* const retention_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
+domain::BackupSchedule ScheduleFor(const config::Config& cfg) {
+  domain::BackupSchedule s;
+  Result<int> minute = config::ParseDailyTime(cfg.backup.schedule);  // checked by loading
+  s.daily_minute = minute.ok() ? *minute : -1;
+  s.dir = config::BackupDir(cfg);
+  s.keep = cfg.backup.keep;
+  s.key_file = cfg.backup.key_file;
+  s.passphrase_file = cfg.backup.passphrase_file;
+  s.busy_timeout_ms = cfg.database.busy_timeout_ms;
+  return s;
+}
 
 Result<std::shared_ptr<const net::TlsContext>> LoadTls(const config::Config& cfg) {
   std::string cert_file = config::CertFile(cfg), key_file = config::KeyFile(cfg);
@@ -78,14 +158,18 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   domain::AuditLog audit(db->get(), clock, &*keys);
   // Realtime: committed chat events go to the hub through the bridge, which also answers
   // what clients ask over their sockets (resume, typing).
-  net::Hub hub{net::HubOptions{}};
+  net::Hub hub{HubOptionsFor(cfg.realtime)};
   api::RealtimeBridge bridge(db->get(), &hub, clock);
   hub.set_message_handler([&bridge](net::ConnId conn, int64_t user_id, std::string_view text) {
     bridge.OnMessage(conn, user_id, text);
   });
+  hub.set_connection_handler([&bridge](net::ConnId conn, int64_t user_id, bool open) {
+    bridge.OnConnection(conn, user_id, open);
+  });
   if (Status st = hub.Start(); !st.ok()) return Fail(st);
   domain::Rooms rooms(db->get(), clock, &bridge, ChatOptionsFor(cfg));
   domain::Messages messages(db->get(), clock, &bridge, ChatOptionsFor(cfg));
+  bridge.AttachChat(&accounts, &messages);
   domain::Files files(db->get(), clock, &messages, layout.root + "/blobs",
                       keys->master_key.value(), FilesOptionsFor(cfg));
   if (Status st = files.RemoveStaleTemps(); !st.ok()) return Fail(st);
@@ -93,6 +177,10 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   api::CursorCodec cursors(api::DeriveCursorKey(keys->master_key.value()));
   if (Result<int64_t> room = rooms.EnsureDefaultRoom(); !room.ok()) return Fail(room.status());
   api::Metrics metrics;
+  domain::Retention retention(db->get(), clock, &files, &audit,
+                              {cfg.retention.messages_days, cfg.retention.files_days});
+  domain::BackupScheduler backups(layout, &*keys, &audit, clock, ScheduleFor(cfg));
+  metrics.SetBackupScheduler(&backups);
   api::LoginThrottle throttle(clock, cfg.auth.login_attempts_per_minute_per_ip);
 
   api::ApiOptions options;
@@ -144,6 +232,9 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   services.cursors = &cursors;
   services.audit = &audit;
   services.metrics = &metrics;
+  services.backups = &backups;
+  services.retention = &retention;
+  services.realtime = &bridge;
   services.login_throttle = &throttle;
   services.clock = clock;
   services.started_at = clock->NowMillis();
@@ -171,6 +262,16 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     if (!st.ok()) log::Error("audit at stop failed", {{"error", st.ToString()}});
   };
   (void)sessions.PurgeExpired();
+  backups.Start();
+  PurgeJob purge_job(&retention);
+  if (backups.scheduled()) {
+    log::Info("scheduled backups", {{"next", FormatIso8601(backups.status().next_run_at)},
+                                    {"dir", backups.schedule().dir}});
+    if (Status st = backups.CheckKey(); !st.ok()) {
+      log::Warn("scheduled backups will fail: the backup key cannot be read",
+                {{"error", st.ToString()}});
+    }
+  }
   log::Info("listening", {{"url", "https://" + cfg.server.listen.ToString() + "/"},
                           {"data", layout.root},
                           {"version", OUTPOST_VERSION}});
@@ -206,6 +307,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     log::Info("stopping", {{"signal", stop_reason}});
     break;
   }
+  backups.Stop();  // a backup in progress finishes: an archive is never cut short
   server.Stop();
   hub.Stop();  // WebSocket clients get 1001 (going away) and reconnect to the next server
   auto waited = std::async(std::launch::async, [&server] { server.Wait(); });

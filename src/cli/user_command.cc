@@ -1,5 +1,7 @@
-// outpost user add|list|disable|enable|reset-password|token: account administration from the
-// appliance's shell.
+// outpost user add|list|disable|enable|reset-password|token|export|erase: account
+// administration from the appliance's shell, and the data-subject tools (domain/gdpr.h).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <iomanip>
 #include <iostream>
@@ -7,6 +9,7 @@
 
 #include "cli/cli_audit.h"
 #include "cli/commands.h"
+#include "domain/gdpr.h"
 #include "domain/sessions.h"
 
 namespace outpost::cli {
@@ -21,6 +24,9 @@ struct UserArgs {
   int expires_days = 0;
   int64_t token_id = 0;
   bool json = false;
+  std::string out;
+  bool force = false;
+  bool yes = false;
 };
 
 // Runs `fn` with the database, accounts and audit log of the configured data folder.
@@ -39,8 +45,8 @@ int WithAccounts(
 // For commands that only take access away: never refused for want of an audit record (that
 // would leave the access in place); a lost record is reported on stderr.
 void RecordAnyway(CommandAudit& audit, const std::string& action, const std::string& target,
-                  const Status& result) {
-  if (Status st = audit.Record(action, target, result); !st.ok()) {
+                  const Status& result, nlohmann::json details = nlohmann::json::object()) {
+  if (Status st = audit.Record(action, target, result, std::move(details)); !st.ok()) {
     std::cerr << "outpost: warning: " << st.message() << "\n";
   }
 }
@@ -196,6 +202,90 @@ int TokenRevoke(const GlobalOptions& global, const UserArgs& a) {
   });
 }
 
+// Runs `fn` with the personal-data tools of the configured data folder (which need the master
+// key: exports decrypt files).
+int WithPersonalData(
+    const GlobalOptions& global,
+    const std::function<int(domain::PersonalData&, domain::Accounts&, CommandAudit&)>& fn) {
+  return WithFiles(global, [&](FilesContext& ctx) {
+    domain::PersonalData data(ctx.db, SystemClock(), &ctx.files, ctx.keys.master_key.value());
+    domain::Accounts accounts(ctx.db, SystemClock(), AccountPolicyFor(ctx.cfg));
+    CommandAudit audit(ctx.db, ctx.cfg);
+    return fn(data, accounts, audit);
+  });
+}
+
+int Export(const GlobalOptions& global, const UserArgs& a) {
+  return WithPersonalData(
+      global, [&](domain::PersonalData& data, domain::Accounts& accounts, CommandAudit& audit) {
+        Result<domain::User> u = accounts.FindByName(a.name);
+        if (!u.ok()) return Fail(u.status());
+        if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
+        domain::ExportOptions options;
+        options.out_path = a.out;
+        options.force = a.force;
+        Result<domain::ExportSummary> s = data.Export(u->username, options);
+        nlohmann::json details = {{"file", a.out}};
+        if (s.ok()) {
+          details["messages"] = s->messages;
+          details["files"] = s->files;
+          details["bytes"] = s->archive_bytes;
+        }
+        Status audited = audit.Record("user.export", "user:" + u->username, s.status(), details);
+        if (!s.ok()) return Fail(s.status());
+        if (!audited.ok()) {
+          ::unlink(a.out.c_str());  // no unaudited copy of someone's data
+          return Fail(audited);
+        }
+        std::cout << "exported " << u->username << " to " << s->path << " (" << s->archive_bytes
+                  << " bytes, mode 0600)\n"
+                  << "  " << s->messages << " messages, " << s->reactions << " reactions, "
+                  << s->files << " files (" << s->file_bytes << " bytes), " << s->memberships
+                  << " rooms, " << s->sessions << " sessions, " << s->tokens << " API tokens, "
+                  << s->audit_records << " audit records\n"
+                  << "The archive is plaintext personal data: hand it over and delete it.\n";
+        return int{kExitOk};
+      });
+}
+
+int Erase(const GlobalOptions& global, const UserArgs& a) {
+  return WithPersonalData(global, [&](domain::PersonalData& data, domain::Accounts& accounts,
+                                      CommandAudit& audit) {
+    Result<domain::User> u = accounts.FindByName(a.name);
+    if (!u.ok()) return Fail(u.status());
+    if (!a.yes) {
+      std::string typed =
+          AskLine("Erasing " + u->username + " cannot be undone. Type the user name to confirm: ");
+      if (typed.empty()) {
+        return Fail(Status::InvalidArgument(
+            "erasure needs confirmation: type the user name on the terminal, or give --yes"));
+      }
+      if (typed != u->username) {
+        return Fail(Status::InvalidArgument("the name typed does not match; nothing erased"));
+      }
+    }
+    if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
+    Result<domain::EraseSummary> s = data.Erase(u->username);
+    nlohmann::json details = nlohmann::json::object();
+    if (s.ok()) {
+      details = {{"user_id", s->user_id},     {"messages_kept", s->messages_kept},
+                 {"reactions", s->reactions}, {"files", s->files},
+                 {"blobs", s->blobs},         {"sessions", s->sessions},
+                 {"tokens", s->tokens},       {"memberships", s->memberships}};
+    }
+    // The erasure cannot be undone: a lost record is reported, never a reason to fail it.
+    RecordAnyway(audit, "user.erase", "user:" + u->username, s.status(), details);
+    if (!s.ok()) return Fail(s.status());
+    std::cout << "erased " << u->username << ": profile, " << s->sessions << " sessions, "
+              << s->tokens << " API tokens, " << s->reactions << " reactions, " << s->files
+              << " files (" << s->blobs << " stored blobs removed), " << s->memberships
+              << " room memberships\n"
+              << "  " << s->messages_kept
+              << " messages they wrote stay in their rooms, shown as from a deleted user\n";
+    return int{kExitOk};
+  });
+}
+
 }  // namespace
 
 void AddUserCommands(CLI::App* app, GlobalOptions* global, Action* action) {
@@ -246,6 +336,19 @@ void AddUserCommands(CLI::App* app, GlobalOptions* global, Action* action) {
   revoke->add_option("name", a->name, "User name")->required();
   revoke->add_option("id", a->token_id, "Token id (from 'token list')")->required();
   bind(revoke, TokenRevoke);
+
+  CLI::App* exp =
+      AddSubcommand(user, "export", "Write everything about a person to one archive (plaintext)");
+  exp->add_option("name", a->name, "User name")->required();
+  exp->add_option("--out", a->out, "Archive to write (a tar, mode 0600)")->required();
+  exp->add_flag("--force", a->force, "Replace an existing file");
+  bind(exp, Export);
+
+  CLI::App* erase =
+      AddSubcommand(user, "erase", "Erase a person's data; their messages stay, authorless");
+  erase->add_option("name", a->name, "User name")->required();
+  erase->add_flag("--yes", a->yes, "Do not ask for confirmation");
+  bind(erase, Erase);
 }
 
 }  // namespace outpost::cli

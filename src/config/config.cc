@@ -185,6 +185,11 @@ std::string CheckDefaultRoom(std::string& value) {
   return "";
 }
 
+std::string CheckDailyTime(std::string& value) {
+  Result<int> minute = ParseDailyTime(value);
+  return minute.ok() ? "" : minute.status().message() + ", got " + TomlString(value);
+}
+
 std::string CheckSiteName(std::string& value) {
   if (value.empty() || value.size() > 100) return "must be 1 to 100 bytes long";
   if (HasControl(value)) return "must not contain control characters";
@@ -334,6 +339,9 @@ constexpr TableSpec kTables[] = {
     {"database", "SQLite tuning."},
     {"chat", "Rooms and messages."},
     {"files", "Shared files: limits, quotas and which types are accepted."},
+    {"backup", "Scheduled backups made by the server while it runs (as 'outpost backup create')."},
+    {"retention", "How long messages and files are kept; room owners may shorten it per room."},
+    {"realtime", "WebSocket limits, per connection unless said otherwise."},
 };
 
 constexpr KeySpec kKeys[] = {
@@ -429,6 +437,44 @@ constexpr KeySpec kKeys[] = {
      "executable, other. [] accepts every class not denied."},
     {"files", "deny_types", StringListField{OUTPOST_REF(files, deny_types), &CheckTypeClass, 0},
      "Type classes refused; executables (ELF, PE, Mach-O, #! scripts) by default."},
+    {"backup", "schedule", StringField{OUTPOST_REF(backup, schedule), &CheckDailyTime},
+     "Local time of the daily backup, \"HH:MM\" (24-hour clock); \"\" makes none.\n"
+     "Needs key_file or passphrase_file."},
+    {"backup", "dir", StringField{OUTPOST_REF(backup, dir), &CheckOptionalAbsolutePath},
+     "Folder for scheduled archives; \"\" uses <data.dir>/backups. Prefer another disk."},
+    {"backup", "keep", IntField{OUTPOST_REF(backup, keep), 1, 1000},
+     "How many scheduled archives to keep; older ones are deleted after each success."},
+    {"backup", "key_file",
+     StringField{OUTPOST_REF(backup, key_file), &CheckOptionalAbsolutePath},
+     "Key file made by 'outpost backup keygen' that encrypts scheduled archives."},
+    {"backup", "passphrase_file",
+     StringField{OUTPOST_REF(backup, passphrase_file), &CheckOptionalAbsolutePath},
+     "Instead of key_file: a file whose first line is the passphrase (15 characters or more)."},
+    {"retention", "messages_days", IntField{OUTPOST_REF(retention, messages_days), 0, 36500},
+     "Messages older than this many days are deleted by the daily purge; 0 keeps them forever."},
+    {"retention", "files_days", IntField{OUTPOST_REF(retention, files_days), 0, 36500},
+     "Files older than this many days are deleted by the daily purge; 0 keeps them forever."},
+    {"realtime", "max_message_kib", IntField{OUTPOST_REF(realtime, max_message_kib), 1, 16384},
+     "Largest message a client may send, in KiB (all its frames); larger closes with 1009."},
+    {"realtime", "max_frame_kib", IntField{OUTPOST_REF(realtime, max_frame_kib), 1, 16384},
+     "Largest frame a client may send, in KiB; refused before anything is allocated for it."},
+    {"realtime", "messages_per_second",
+     IntField{OUTPOST_REF(realtime, messages_per_second), 1, 10000},
+     "Messages (and pings) a connection may send per second on average; more closes it (1008)."},
+    {"realtime", "message_burst", IntField{OUTPOST_REF(realtime, message_burst), 1, 100000},
+     "How many messages a quiet connection may send at once."},
+    {"realtime", "max_connections_per_user",
+     IntField{OUTPOST_REF(realtime, max_connections_per_user), 0, 100000},
+     "Open WebSockets one account may have (tabs, devices); 0 for no limit."},
+    {"realtime", "max_connections_per_ip",
+     IntField{OUTPOST_REF(realtime, max_connections_per_ip), 0, 1000000},
+     "Open WebSockets from one address (a NAT gateway may carry many users); 0 for no limit."},
+    {"realtime", "max_queued_kib", IntField{OUTPOST_REF(realtime, max_queued_kib), 16, 1048576},
+     "Outbound bytes one connection may have waiting; a client that falls further behind is\n"
+     "closed (4000) with a cursor to resume from."},
+    {"realtime", "ping_interval_seconds",
+     IntField{OUTPOST_REF(realtime, ping_interval_seconds), 5, 3600},
+     "Silence after which the server pings a connection; no pong within 20 s closes it."},
 };
 
 #undef OUTPOST_REF
@@ -654,6 +700,15 @@ void CheckRelations(const Config& c, const std::map<std::string, toml::source_po
     std::string_view set = c.tls.cert_file.empty() ? "tls.key_file" : "tls.cert_file";
     std::string_view unset = c.tls.cert_file.empty() ? "tls.cert_file" : "tls.key_file";
     report(set, "must be set together with " + std::string(unset) + ", which is empty");
+  }
+  const BackupConfig& b = c.backup;
+  if (!any_failed({"backup.schedule", "backup.key_file", "backup.passphrase_file"})) {
+    if (!b.key_file.empty() && !b.passphrase_file.empty()) {
+      report("backup.passphrase_file", "must not be set together with backup.key_file");
+    } else if (!b.schedule.empty() && b.key_file.empty() && b.passphrase_file.empty()) {
+      report("backup.schedule",
+             "needs backup.key_file or backup.passphrase_file: backups are always encrypted");
+    }
   }
   const auto& redirect = c.server.http_redirect_listen;
   if (redirect && !any_failed({"server.listen", "server.http_redirect_listen"})) {
@@ -891,6 +946,24 @@ std::vector<std::string> KnownKeys() {
 
 std::string CertFile(const Config& config) {
   return config.tls.cert_file.empty() ? config.data.dir + "/tls/server.pem" : config.tls.cert_file;
+}
+
+std::string BackupDir(const Config& config) {
+  return config.backup.dir.empty() ? config.data.dir + "/backups" : config.backup.dir;
+}
+
+Result<int> ParseDailyTime(std::string_view text) {
+  if (text.empty()) return -1;
+  auto digit = [&](size_t i) { return text[i] >= '0' && text[i] <= '9'; };
+  if (text.size() != 5 || text[2] != ':' || !digit(0) || !digit(1) || !digit(3) || !digit(4)) {
+    return Status::InvalidArgument("must be a time of day \"HH:MM\" (24-hour clock) or \"\"");
+  }
+  int hours = (text[0] - '0') * 10 + (text[1] - '0');
+  int minutes = (text[3] - '0') * 10 + (text[4] - '0');
+  if (hours > 23 || minutes > 59) {
+    return Status::InvalidArgument("must be a time of day from \"00:00\" to \"23:59\"");
+  }
+  return hours * 60 + minutes;
 }
 
 std::string KeyFile(const Config& config) {

@@ -114,6 +114,38 @@ struct FilesConfig {
   bool operator==(const FilesConfig&) const = default;
 };
 
+// Backups the server makes by itself (docs/operations.md, "Scheduled backups"). The archive is
+// the one `outpost backup create` writes, encrypted with exactly one of key_file (made by
+// `outpost backup keygen`) or passphrase_file (first line, at least 15 characters).
+struct BackupConfig {
+  std::string schedule;         // "HH:MM" local time, once a day; "" for no scheduled backups
+  std::string dir;              // absolute; "" for <data.dir>/backups
+  int keep = 7;                 // 1..1000 newest scheduled archives kept; older ones deleted
+  std::string key_file;         // absolute or ""
+  std::string passphrase_file;  // absolute or ""
+  bool operator==(const BackupConfig&) const = default;
+};
+
+// How long chat content is kept (docs/operations.md, "Retention"); rooms may override it.
+struct RetentionConfig {
+  int messages_days = 0;  // 0..36500; 0 keeps messages forever
+  int files_days = 0;     // 0..36500; 0 keeps files forever
+  bool operator==(const RetentionConfig&) const = default;
+};
+
+// WebSocket limits (docs/api.md, "WebSocket").
+struct RealtimeConfig {
+  int max_message_kib = 256;           // 1..16384: one client message, all its frames
+  int max_frame_kib = 64;              // 1..16384: one client frame
+  int messages_per_second = 20;        // 1..10000 per connection, pings included
+  int message_burst = 40;              // 1..100000 a quiet connection may send at once
+  int max_connections_per_user = 16;   // 0..100000; 0: unlimited
+  int max_connections_per_ip = 2000;   // 0..1000000; 0: unlimited
+  int max_queued_kib = 1024;           // 16..1048576 outbound bytes queued per connection
+  int ping_interval_seconds = 30;      // 5..3600 of silence before a ping
+  bool operator==(const RealtimeConfig&) const = default;
+};
+
 struct Config {
   ServerConfig server;
   DataConfig data;
@@ -125,6 +157,9 @@ struct Config {
   DatabaseConfig database;
   ChatConfig chat;
   FilesConfig files;
+  BackupConfig backup;
+  RetentionConfig retention;
+  RealtimeConfig realtime;
   bool operator==(const Config&) const = default;
 };
 
@@ -157,6 +192,13 @@ std::vector<std::string> KnownKeys();
 // tls.cert_file / tls.key_file, or the generated files under data.dir when they are empty.
 std::string CertFile(const Config& config);
 std::string KeyFile(const Config& config);
+
+// backup.dir, or <data.dir>/backups when it is empty.
+std::string BackupDir(const Config& config);
+
+// Parses backup.schedule ("HH:MM", 00:00..23:59) into minutes after local midnight; -1 for ""
+// (off). InvalidArgument naming the expected form otherwise. Thread-safe.
+Result<int> ParseDailyTime(std::string_view text);
 
 }  // namespace outpost::config
 

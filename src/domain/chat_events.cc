@@ -23,9 +23,10 @@ void EventBatch::Flush(EventSink* sink) {
 
 Status WriteWithEvents(storage::Database* db, EventSink* sink, const ChangeFn& fn) {
   EventBatch events;
-  OUTPOST_RETURN_IF_ERROR(db->Write([&](storage::Connection& conn) { return fn(conn, events); }));
-  events.Flush(sink);
-  return Status::Ok();
+  // Flushed on the writer thread right after the commit, so that the sink hears events in
+  // commit (seq) order across every writer.
+  return db->Write([&](storage::Connection& conn) { return fn(conn, events); },
+                   [&] { events.Flush(sink); });
 }
 
 Result<std::vector<ChatEvent>> EventsAfter(storage::Connection& conn, int64_t user_id,

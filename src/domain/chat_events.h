@@ -28,8 +28,8 @@ struct ChatEvent {
   UnixMillis at = 0;
 };
 
-// Receives committed events, in order, on the thread that committed them. Implementations must
-// not block (they hand events to the realtime hub's queue). Thread-safe.
+// Receives committed events, in seq order, on the database's writer thread. Implementations
+// must not block or write (they hand events to the realtime hub's queue). Thread-safe.
 class EventSink {
  public:
   virtual ~EventSink() = default;
@@ -53,8 +53,8 @@ class EventBatch {
 // A change to chat state: its writes and the events they cause, in one transaction.
 using ChangeFn = std::function<Status(storage::Connection&, EventBatch&)>;
 
-// Runs `fn` in one write transaction of `db`; only when it commits are the events `fn` added
-// handed to `sink` (may be null). Thread-safe as Database::Write is.
+// Runs `fn` in a write transaction of `db`; only when it commits are the events `fn` added
+// handed to `sink` (may be null), before this returns. Thread-safe as Database::Write is.
 Status WriteWithEvents(storage::Database* db, EventSink* sink, const ChangeFn& fn);
 
 // Events after `after_seq` that `user_id` may see (rooms they are a member of now, and events

@@ -25,7 +25,7 @@ std::string Derive(std::string_view master_key, std::string_view purpose) {
 
 Status WriteError(const std::string& what, int err) {
   if (err == ENOSPC || err == EDQUOT) {
-    return Status::ResourceExhausted("the disk holding the file store is full");
+    return Status::InsufficientStorage("the disk holding the file store is full");
   }
   return ErrnoStatus(what, err);
 }
@@ -195,11 +195,13 @@ Status BlobWriter::Finish() {
 
 Status BlobWriter::Commit() {
   if (name_.empty()) return Status::FailedPrecondition("Commit before Finish");
+  if (committed_) return Status::Ok();  // a transaction that runs the commit again
   std::string dir = root_ + "/" + name_.substr(0, 2);
   OUTPOST_RETURN_IF_ERROR(MakeDirs(dir, 0700));
   std::string path = BlobPath(root_, name_);
   if (::rename(tmp_path_.c_str(), path.c_str()) != 0) return WriteError(path, errno);
   tmp_path_.clear();
+  committed_ = true;
   ::close(fd_);
   fd_ = -1;
   return FsyncDir(dir);

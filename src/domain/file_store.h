@@ -41,17 +41,18 @@ Result<SecretString> UnwrapBlobKey(const BlobKeys& keys, std::string_view wrappe
 // The temp file is removed when the writer dies without Finish + Commit. Not thread-safe.
 class BlobWriter {
  public:
-  // Creates the temp file in <root>/tmp. IoError (ResourceExhausted for a full disk).
+  // Creates the temp file in <root>/tmp. IoError (InsufficientStorage for a full disk).
   static Result<std::unique_ptr<BlobWriter>> Create(const std::string& root, const BlobKeys* keys);
   ~BlobWriter();
   BlobWriter(const BlobWriter&) = delete;
   BlobWriter& operator=(const BlobWriter&) = delete;
 
+  // InsufficientStorage when the disk is full (as Finish and Commit).
   Status Append(std::string_view bytes);
   // Encrypts the last chunk and fsyncs. After it, name(), size() and wrapped_key() are set.
   Status Finish();
-  // Moves the finished temp file to its blob path (fsync of the folder); AlreadyExists-safe:
-  // when the blob is already there the temp file is just removed.
+  // Moves the finished temp file to its blob path (fsync of the folder; rename replaces a blob
+  // already there, which holds the same plaintext). Idempotent: a second call does nothing.
   Status Commit();
   // Removes the temp file (idempotent).
   void Discard();
@@ -78,6 +79,7 @@ class BlobWriter {
   uint64_t size_ = 0;
   std::string name_;
   std::string wrapped_;
+  bool committed_ = false;  // the temp file became the blob
 };
 
 // Streams one blob's plaintext. Not thread-safe; holds the open file (so the blob may be

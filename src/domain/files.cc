@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace outpost::domain {
 namespace {
@@ -35,6 +36,33 @@ void JpegSize(std::string_view s, SniffedType* t) {
       return;
     }
     i += 2 + Be16(s, i + 2);
+  }
+}
+
+uint32_t Le24(std::string_view s, size_t at) {
+  return Le16(s, at) | (static_cast<uint32_t>(static_cast<unsigned char>(s[at + 2])) << 16);
+}
+
+// The canvas size from the first chunk of a WebP file: lossy (VP8), lossless (VP8L) or
+// extended (VP8X). Leaves 0 x 0 when the header is not what the format says.
+void WebpSize(std::string_view s, SniffedType* t) {
+  if (s.size() < 30) return;
+  std::string_view chunk = s.substr(12, 4);
+  if (chunk == "VP8 ") {
+    // Frame tag (3 bytes), start code 9d 01 2a, then 14-bit width and height (2 scale bits).
+    if (s.substr(23, 3) != "\x9d\x01\x2a") return;
+    t->width = Le16(s, 26) & 0x3FFF;
+    t->height = Le16(s, 28) & 0x3FFF;
+  } else if (chunk == "VP8L") {
+    // Signature 0x2f, then width-1 and height-1 in 14 bits each, little-endian bit order.
+    if (static_cast<unsigned char>(s[20]) != 0x2F) return;
+    uint32_t bits = Le16(s, 21) | (Le16(s, 23) << 16);
+    t->width = (bits & 0x3FFF) + 1;
+    t->height = ((bits >> 14) & 0x3FFF) + 1;
+  } else if (chunk == "VP8X") {
+    // Flags (1) and reserved (3) bytes, then canvas width-1 and height-1 in 24 bits each.
+    t->width = static_cast<int64_t>(Le24(s, 24)) + 1;
+    t->height = static_cast<int64_t>(Le24(s, 27)) + 1;
   }
 }
 
@@ -121,6 +149,7 @@ SniffedType SniffType(std::string_view h, std::string_view name) {
     t = {"image/gif", "image", Le16(h, 6), Le16(h, 8)};
   } else if (StartsWith(h, "RIFF") && h.size() >= 12 && h.substr(8, 4) == "WEBP") {
     t = {"image/webp", "image", 0, 0};
+    WebpSize(h, &t);
   } else if (StartsWith(h, "%PDF-")) {
     t = {"application/pdf", "pdf", 0, 0};
   } else if (StartsWith(h, "PK\x03\x04") || StartsWith(h, std::string_view("PK\x05\x06", 4))) {
@@ -199,7 +228,7 @@ Status Upload::Append(std::string_view bytes) {
   }
   if (total > static_cast<uint64_t>(limit_)) {
     if (limit_reason_ == "quota") {
-      return Status::ResourceExhausted("the upload does not fit the remaining quota");
+      return Status::InsufficientStorage("the upload does not fit the remaining quota");
     }
     return Status::TooLarge("files may be at most " + std::to_string(limit_) + " bytes");
   }
@@ -247,9 +276,9 @@ Result<std::unique_ptr<Upload>> Files::Begin(const User& actor, int64_t room_id,
                             " bytes; this one has " + std::to_string(declared_size));
   }
   if (declared_size > up->limit_) {
-    return Status::ResourceExhausted("the upload (" + std::to_string(declared_size) +
-                                     " bytes) does not fit the remaining quota of " +
-                                     std::to_string(up->limit_) + " bytes");
+    return Status::InsufficientStorage("the upload (" + std::to_string(declared_size) +
+                                       " bytes) does not fit the remaining quota of " +
+                                       std::to_string(up->limit_) + " bytes");
   }
   OUTPOST_ASSIGN_OR_RETURN(up->writer_, BlobWriter::Create(root_, &keys_));
   return up;
@@ -272,9 +301,7 @@ Result<FileInfo> Files::Finish(std::unique_ptr<Upload> up, const UploadRequest& 
   post.room_id = up->room_id_;
   post.body = req.message.empty() ? name : req.message;
   post.thread_root_id = req.thread_root_id;
-  OUTPOST_ASSIGN_OR_RETURN(PostResult posted, messages_->Post(up->actor_, post));
   FileInfo f;
-  f.message_id = posted.message.id;
   f.room_id = up->room_id_;
   f.uploader_id = up->actor_.id;
   f.uploader_username = up->actor_.username;
@@ -285,57 +312,56 @@ Result<FileInfo> Files::Finish(std::unique_ptr<Upload> up, const UploadRequest& 
   f.height = type.height;
   f.created_at = clock_->NowMillis();
   f.blob_name = w.name();
-  Status st;
-  {
-    std::lock_guard<std::mutex> lock(blob_mu_);
-    bool created = false;
-    st = db_->Write([&](storage::Connection& conn) -> Status {
-      created = false;
-      OUTPOST_ASSIGN_OR_RETURN(storage::Statement find,
-                               conn.Prepare("SELECT id FROM blobs WHERE name = ?"));
-      find.Bind(1, w.name());
-      OUTPOST_ASSIGN_OR_RETURN(bool found, find.Step());
-      int64_t blob_id = 0;
-      if (found) {
-        blob_id = find.ColumnInt64(0);
-      } else {
-        OUTPOST_ASSIGN_OR_RETURN(
-            storage::Statement ins,
-            conn.Prepare("INSERT INTO blobs(name, size, wrapped_key, created_at) "
-                         "VALUES(?, ?, ?, ?)"));
-        ins.Bind(1, w.name()).Bind(2, f.size).BindBlob(3, w.wrapped_key()).Bind(4, f.created_at);
-        OUTPOST_RETURN_IF_ERROR(ins.Run());
-        blob_id = conn.LastInsertRowId();
-      }
+  f.wrapped_key = w.wrapped_key();
+  // The message, the file's rows and its event commit in one transaction (Messages::Post runs
+  // `attach` inside it): a crash leaves either all of them or none. The blob file goes in place
+  // last inside that transaction, so a failure before leaves only the temp file, and a failed
+  // commit after is undone by unlinking it (blob_mu_ keeps the collector out meanwhile).
+  std::lock_guard<std::mutex> lock(blob_mu_);
+  bool created = false;
+  auto attach = [&](storage::Connection& conn, int64_t message_id) -> Status {
+    created = false;
+    f.message_id = message_id;
+    OUTPOST_ASSIGN_OR_RETURN(storage::Statement find,
+                             conn.Prepare("SELECT id FROM blobs WHERE name = ?"));
+    find.Bind(1, w.name());
+    OUTPOST_ASSIGN_OR_RETURN(bool found, find.Step());
+    int64_t blob_id = 0;
+    if (found) {
+      blob_id = find.ColumnInt64(0);
+    } else {
       OUTPOST_ASSIGN_OR_RETURN(
           storage::Statement ins,
-          conn.Prepare("INSERT INTO files(message_id, room_id, uploader_id, name, size, "
-                       "content_type, blob_id, width, height, created_at) "
-                       "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-      ins.Bind(1, f.message_id).Bind(2, f.room_id).Bind(3, f.uploader_id).Bind(4, f.name);
-      ins.Bind(5, f.size).Bind(6, f.content_type).Bind(7, blob_id);
-      ins.Bind(8, f.width).Bind(9, f.height).Bind(10, f.created_at);
+          conn.Prepare("INSERT INTO blobs(name, size, wrapped_key, created_at) "
+                       "VALUES(?, ?, ?, ?)"));
+      ins.Bind(1, w.name()).Bind(2, f.size).BindBlob(3, w.wrapped_key()).Bind(4, f.created_at);
       OUTPOST_RETURN_IF_ERROR(ins.Run());
-      f.id = conn.LastInsertRowId();
-      OUTPOST_ASSIGN_OR_RETURN(storage::Statement mark,
-                               conn.Prepare("UPDATE messages SET has_file = 1 WHERE id = ?"));
-      mark.Bind(1, f.message_id);
-      OUTPOST_RETURN_IF_ERROR(mark.Run());
-      // The blob file goes in place last: a failure before leaves only the temp file.
-      if (!found) {
-        OUTPOST_RETURN_IF_ERROR(w.Commit());
-        created = true;
-      }
-      return Status::Ok();
-    });
-    if (!st.ok() && created) ::unlink(BlobPath(root_, w.name()).c_str());
-  }
+      blob_id = conn.LastInsertRowId();
+    }
+    OUTPOST_ASSIGN_OR_RETURN(
+        storage::Statement ins,
+        conn.Prepare("INSERT INTO files(message_id, room_id, uploader_id, name, size, "
+                     "content_type, blob_id, width, height, created_at) "
+                     "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    ins.Bind(1, f.message_id).Bind(2, f.room_id).Bind(3, f.uploader_id).Bind(4, f.name);
+    ins.Bind(5, f.size).Bind(6, f.content_type).Bind(7, blob_id);
+    ins.Bind(8, f.width).Bind(9, f.height).Bind(10, f.created_at);
+    OUTPOST_RETURN_IF_ERROR(ins.Run());
+    f.id = conn.LastInsertRowId();
+    OUTPOST_ASSIGN_OR_RETURN(storage::Statement mark,
+                             conn.Prepare("UPDATE messages SET has_file = 1 WHERE id = ?"));
+    mark.Bind(1, f.message_id);
+    OUTPOST_RETURN_IF_ERROR(mark.Run());
+    if (!found) {
+      OUTPOST_RETURN_IF_ERROR(w.Commit());
+      created = true;
+    }
+    return Status::Ok();
+  };
+  Result<PostResult> posted = messages_->Post(up->actor_, post, attach);
+  if (!posted.ok() && created) ::unlink(BlobPath(root_, w.name()).c_str());
   w.Discard();
-  if (!st.ok()) {
-    Status undo = messages_->Delete(up->actor_, f.message_id);
-    (void)undo;  // the upload's own error is the one to report
-    return st;
-  }
+  if (!posted.ok()) return posted.status();
   return f;
 }
 
@@ -446,14 +472,39 @@ Result<int> Files::CollectGarbage() {
 }
 
 Status Files::RemoveStaleTemps() {
-  std::string dir = root_ + "/tmp";
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return Status::Ok();
-  while (dirent* e = ::readdir(d)) {
-    std::string n = e->d_name;
-    if (n != "." && n != "..") ::unlink((dir + "/" + n).c_str());
+  auto entries = [](const std::string& dir) {
+    std::vector<std::string> out;
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") out.push_back(n);
+      }
+      ::closedir(d);
+    }
+    return out;
+  };
+  for (const std::string& n : entries(root_ + "/tmp")) ::unlink((root_ + "/tmp/" + n).c_str());
+  // Blob files no row names: a crash between an upload's rename and its commit. Nothing else
+  // runs yet, so no upload is between the two now.
+  std::unordered_set<std::string> known;
+  OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) -> Status {
+    OUTPOST_ASSIGN_OR_RETURN(storage::Statement s, conn.Prepare("SELECT name FROM blobs"));
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      known.insert(s.ColumnText(0));
+    }
+    return Status::Ok();
+  }));
+  for (const std::string& sub : entries(root_)) {
+    if (sub.size() != 2) continue;
+    for (const std::string& n : entries(root_ + "/" + sub)) {
+      std::string path = BlobPath(root_, n);
+      if (!path.empty() && n.compare(0, 2, sub) == 0 && !known.count(n)) {
+        ::unlink(path.c_str());
+      }
+    }
   }
-  ::closedir(d);
   return Status::Ok();
 }
 

@@ -31,7 +31,7 @@ struct FilesOptions {
 struct SniffedType {
   std::string mime;        // "image/png", "application/octet-stream" when unknown
   std::string type_class;  // image, pdf, archive, text, html, executable, other
-  int64_t width = 0;       // images (PNG, JPEG, GIF) when the header tells; 0 otherwise
+  int64_t width = 0;       // images (PNG, JPEG, GIF, WebP) when the header tells; 0 otherwise
   int64_t height = 0;
 };
 SniffedType SniffType(std::string_view head, std::string_view name);
@@ -60,7 +60,7 @@ nlohmann::json FileJson(const FileInfo& f);
 class Upload {
  public:
   // TooLarge past max_file_bytes or past the declared length (a lying Content-Length);
-  // ResourceExhausted (disk full).
+  // InsufficientStorage (disk full, or past the remaining quota).
   Status Append(std::string_view bytes);
   uint64_t received() const { return writer_->size(); }
 
@@ -98,11 +98,12 @@ class Files {
 
   // Checks that the actor may post in the room and that `declared_size` (-1: unknown) fits the
   // file limit and the quotas. NotFound (room not readable), PermissionDenied, TooLarge (413),
-  // ResourceExhausted (quota, 507).
+  // InsufficientStorage (quota spent or disk full, 507).
   Result<std::unique_ptr<Upload>> Begin(const User& actor, int64_t room_id,
                                         int64_t declared_size);
-  // Completes the upload: checks the length, sniffs and applies the type policy, posts the
-  // message and records the file. On any failure nothing is left (no blob, row or message).
+  // Completes the upload: checks the length, sniffs and applies the type policy, and posts the
+  // message with the file in one transaction (its "message.created" event carries the file).
+  // On any failure nothing is left (no blob, temp file, row, message or event).
   Result<FileInfo> Finish(std::unique_ptr<Upload> upload, const UploadRequest& request);
 
   // The file and an open reader of its plaintext. NotFound when it does not exist or lies in a
@@ -119,7 +120,9 @@ class Files {
 
   // Removes blobs no file refers to (rows, then files on disk). Returns how many went.
   Result<int> CollectGarbage();
-  // Removes temp files of uploads cut off by a crash. Call before serving.
+  // Removes temp files of uploads cut off by a crash, and blob files no row names (a crash
+  // between an upload's rename and its commit). Call before serving, never concurrently with
+  // uploads.
   Status RemoveStaleTemps();
   // Decrypts every blob and checks its keyed hash and size; one line per problem.
   Result<std::vector<std::string>> Verify();

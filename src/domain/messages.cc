@@ -118,6 +118,21 @@ nlohmann::json MessageJson(const Message& m) {
   for (const auto& r : m.reactions) {
     reactions.push_back({{"emoji", r.emoji}, {"count", r.count}, {"mine", r.mine}});
   }
+  nlohmann::json files = nlohmann::json::array();
+  if (m.deleted_at == 0) {
+    for (const AttachedFile& f : m.files) {
+      // Dimensions are null when unknown, so that a client can reserve an image's box before
+      // it loads (no layout shift) whenever they are known.
+      auto dim = [](int64_t v) { return v > 0 ? nlohmann::json(v) : nlohmann::json(nullptr); };
+      files.push_back({{"id", f.id},
+                       {"name", f.name},
+                       {"size", f.size},
+                       {"content_type", f.content_type},
+                       {"width", dim(f.width)},
+                       {"height", dim(f.height)},
+                       {"url", "/api/v1/files/" + std::to_string(f.id)}});
+    }
+  }
   nlohmann::json author = nullptr;
   if (m.author_id != 0) {
     author = {{"id", m.author_id},
@@ -137,7 +152,8 @@ nlohmann::json MessageJson(const Message& m) {
           {"reply_count", m.reply_count},
           {"last_reply_at", TimeOrNull(m.last_reply_at)},
           {"participants", m.participants},
-          {"has_file", m.has_file},
+          {"has_file", !files.empty()},
+          {"files", files},
           {"pinned", m.pinned_at != 0},
           {"reactions", reactions}};
 }
@@ -179,6 +195,10 @@ Result<std::vector<Message>> Messages::Load(storage::Connection& conn, const std
       conn.Prepare("SELECT emoji, count(*), max(user_id = ?) FROM reactions WHERE "
                    "message_id = ? GROUP BY emoji ORDER BY min(created_at), emoji"));
   OUTPOST_ASSIGN_OR_RETURN(
+      storage::Statement files,
+      conn.Prepare("SELECT id, name, size, content_type, coalesce(width, 0), "
+                   "coalesce(height, 0) FROM files WHERE message_id = ? ORDER BY id"));
+  OUTPOST_ASSIGN_OR_RETURN(
       storage::Statement participants,
       conn.Prepare("SELECT u.username FROM messages m JOIN users u ON u.id = m.author_id "
                    "WHERE m.thread_root_id = ? GROUP BY u.id ORDER BY min(m.seq) LIMIT 5"));
@@ -190,6 +210,16 @@ Result<std::vector<Message>> Messages::Load(storage::Connection& conn, const std
       if (!row) break;
       m.reactions.push_back(
           {reactions.ColumnText(0), reactions.ColumnInt64(1), reactions.ColumnInt64(2) != 0});
+    }
+    if (m.has_file && m.deleted_at == 0) {
+      files.Reset();
+      files.Bind(1, m.id);
+      while (true) {
+        OUTPOST_ASSIGN_OR_RETURN(bool row, files.Step());
+        if (!row) break;
+        m.files.push_back({files.ColumnInt64(0), files.ColumnText(1), files.ColumnInt64(2),
+                           files.ColumnText(3), files.ColumnInt64(4), files.ColumnInt64(5)});
+      }
     }
     if (m.reply_count > 0) {
       participants.Reset();
@@ -235,7 +265,8 @@ Result<std::pair<Message, RoomAccess>> Messages::Readable(storage::Connection& c
   return std::make_pair(std::move(*m), room->second);
 }
 
-Result<PostResult> Messages::Post(const User& actor, const PostRequest& req) {
+Result<PostResult> Messages::Post(const User& actor, const PostRequest& req,
+                                  const AttachFn& attach) {
   OUTPOST_RETURN_IF_ERROR(CheckMessageBody(req.body, options_.max_message_chars));
   if (!req.client_id.empty() && (req.client_id.size() > 64 || Utf8Length(req.client_id) < 0)) {
     return Status::InvalidArgument("client_id must be 1 to 64 characters");
@@ -298,6 +329,7 @@ Result<PostResult> Messages::Post(const User& actor, const PostRequest& req) {
     if (req.client_id.empty()) ins.BindNull(7); else ins.Bind(7, req.client_id);
     OUTPOST_RETURN_IF_ERROR(ins.Run());
     int64_t id = conn.LastInsertRowId();
+    if (attach) OUTPOST_RETURN_IF_ERROR(attach(conn, id));
     if (req.thread_root_id != 0) {
       OUTPOST_ASSIGN_OR_RETURN(
           storage::Statement root,

@@ -5,6 +5,7 @@
 #define OUTPOST_DOMAIN_MESSAGES_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,16 @@ struct ReactionSummary {
   std::string emoji;
   int64_t count = 0;
   bool mine = false;  // the reader reacted with it
+};
+
+// A file posted with a message, as message JSON shows it (the file's own record is
+// domain/files.h FileInfo).
+struct AttachedFile {
+  int64_t id = 0;
+  std::string name;
+  int64_t size = 0;
+  std::string content_type;
+  int64_t width = 0, height = 0;  // images whose header tells; 0 otherwise
 };
 
 struct Message {
@@ -35,6 +46,7 @@ struct Message {
   UnixMillis last_reply_at = 0;
   std::vector<std::string> participants;  // thread roots: who replied (up to 5 names)
   bool has_file = false;
+  std::vector<AttachedFile> files;  // empty once deleted (the files go with the message)
   UnixMillis pinned_at = 0;
   std::vector<ReactionSummary> reactions;
 };
@@ -80,6 +92,12 @@ struct Notification {
   bool unread = false;
 };
 
+// Writes what belongs to a message being posted (its files), inside the posting transaction:
+// called after the message row exists and before the message is read back for its event, so
+// that both commit together and the "message.created" event shows them. An error rolls the
+// whole post back.
+using AttachFn = std::function<Status(storage::Connection& conn, int64_t message_id)>;
+
 // Thread-safe. Pointers must outlive it; `sink` may be null.
 class Messages {
  public:
@@ -88,8 +106,10 @@ class Messages {
 
   // NotFound for a room the actor cannot read; PermissionDenied when they may read but not
   // post (not a member, announcement room); FailedPrecondition for an archived room;
-  // InvalidArgument for a bad body, client id or thread root.
-  Result<PostResult> Post(const User& actor, const PostRequest& request);
+  // InvalidArgument for a bad body, client id or thread root. `attach` (may be null) runs in
+  // the same transaction, only for a new message (not for a retry with a known client_id).
+  Result<PostResult> Post(const User& actor, const PostRequest& request,
+                          const AttachFn& attach = nullptr);
   // Only the author edits; the previous text is kept for moderators.
   Result<Message> Edit(const User& actor, int64_t message_id, std::string_view body);
   // The author or a moderator; the text is kept only in the moderators' edit history.

@@ -370,6 +370,40 @@ bool HandleUpgrade(UpgradeContext& u, const ws::RequestHead& head) {
 
 }  // namespace
 
+namespace {
+
+// Closes `sock` after sending what is queued. A client still sending a body the server refused
+// (413, 507) must be able to read the answer: closing a socket with unread bytes sends a reset,
+// which destroys the answer in flight. So when bytes are waiting, they are read and dropped
+// (at most kLingerBytes, for at most kLingerMs) until the client closes, as web servers do.
+void LingeringClose(int sock) {
+  constexpr int kLingerMs = 2000;
+  constexpr size_t kLingerBytes = 64 << 20;
+  ::shutdown(sock, SHUT_WR);  // the answer goes out, then a FIN
+  pollfd pfd{sock, POLLIN, 0};
+  if (::poll(&pfd, 1, 0) > 0) {
+    const auto deadline = Clock::now() + std::chrono::milliseconds(kLingerMs);
+    char buf[16384];
+    size_t dropped = 0;
+    while (dropped < kLingerBytes) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) break;
+      pfd.revents = 0;
+      const int n = ::poll(&pfd, 1, static_cast<int>(left));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      const ssize_t got = ::recv(sock, buf, sizeof(buf), MSG_DONTWAIT);
+      if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      if (got <= 0) break;  // the client closed (or the connection failed)
+      dropped += static_cast<size_t>(got);
+    }
+  }
+  ::close(sock);
+}
+
+}  // namespace
+
 bool HttpsServer::process_and_close_socket(socket_t sock) {
   GaugeHold hold(open_connections_);
   // Our own reference: the context must outlive this session even if it is swapped meanwhile.
@@ -444,8 +478,7 @@ bool HttpsServer::process_and_close_socket(socket_t sock) {
       }
     }
   }
-  ::shutdown(sock, SHUT_RDWR);
-  ::close(sock);
+  LingeringClose(sock);
   return ret;
 }
 

@@ -23,14 +23,139 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
   return std::unique_ptr<Database>(new Database(path, options, std::move(writer)));
 }
 
-Database::~Database() = default;
+struct Database::PendingWrite {
+  const std::function<Status(Connection&)>* fn;
+  const std::function<void()>* on_commit;  // null or empty: nothing to run
+  Status result;
+  bool done = false;
+};
 
-Status Database::Write(const std::function<Status(Connection&)>& fn) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  Transaction txn(writer_.get());
-  OUTPOST_RETURN_IF_ERROR(txn.Begin());
-  OUTPOST_RETURN_IF_ERROR(fn(*writer_));
-  return txn.Commit();
+namespace {
+
+// The writer thread's id, so that a Write from inside a write fails instead of waiting forever.
+thread_local const Database* tls_writing_for = nullptr;
+
+}  // namespace
+
+Database::Database(std::string path, OpenOptions options, std::unique_ptr<Connection> writer)
+    : path_(std::move(path)), options_(options), writer_(std::move(writer)) {
+  writer_thread_ = std::thread([this] { RunWriter(); });
+}
+
+Database::~Database() {
+  {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  writer_thread_.join();
+}
+
+Status Database::Write(const std::function<Status(Connection&)>& fn,
+                       const std::function<void()>& on_commit) {
+  if (tls_writing_for == this) return Status::Internal("a database write inside a write");
+  PendingWrite w{&fn, &on_commit, Status::Ok(), false};
+  std::unique_lock<std::mutex> lock(queue_mu_);
+  if (stopping_) return Status::Unavailable("the database is closing");
+  queue_.push_back(&w);
+  if (queue_.size() == 1) queue_cv_.notify_one();
+  done_cv_.wait(lock, [&w] { return w.done; });
+  return w.result;
+}
+
+void Database::RunWriter() {
+  tls_writing_for = this;
+  std::vector<PendingWrite*> batch;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      // Pending writes are finished before stopping: their callers are waiting.
+      if (queue_.empty()) return;
+      batch.assign(queue_.begin(), queue_.end());
+      queue_.clear();
+    }
+    {
+      std::lock_guard<std::mutex> lock(conn_mu_);
+      CommitBatch(batch);
+    }
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      for (PendingWrite* w : batch) w->done = true;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+// Runs each change in its own savepoint so that one failing change undoes only itself, then
+// commits them all at once. Some SQLite errors (a full disk, I/O errors) roll back the whole
+// transaction by themselves; the changes already run in it are then lost too and are answered
+// with that error, and the rest of the batch goes on in a new transaction.
+void Database::CommitBatch(std::vector<PendingWrite*>& batch) {
+  Connection& conn = *writer_;
+  std::vector<PendingWrite*> in_txn;  // changes that succeeded in the open transaction
+  bool open = false;
+
+  auto fail_open = [&](const Status& st) {
+    for (PendingWrite* w : in_txn) w->result = st;
+    in_txn.clear();
+    open = false;
+  };
+  for (PendingWrite* w : batch) {
+    if (!open) {
+      Status begin = conn.Exec("BEGIN IMMEDIATE");
+      if (!begin.ok()) {
+        w->result = begin;
+        continue;
+      }
+      open = true;
+    }
+    Status st = conn.Exec("SAVEPOINT w");
+    if (st.ok()) st = (*w->fn)(conn);
+    if (st.ok()) st = conn.Exec("RELEASE w");
+    if (st.ok()) {
+      in_txn.push_back(w);
+      continue;
+    }
+    w->result = st;
+    if (conn.InTransaction()) {
+      Status undo = conn.Exec("ROLLBACK TO w; RELEASE w");
+      if (undo.ok()) continue;
+      (void)conn.Exec("ROLLBACK");
+      fail_open(undo);
+    } else {
+      fail_open(st);  // SQLite rolled back everything already
+    }
+  }
+  if (open) {
+    Status commit = conn.Exec("COMMIT");
+    if (!commit.ok()) {
+      if (conn.InTransaction()) (void)conn.Exec("ROLLBACK");
+      fail_open(commit);
+    }
+  }
+  uint64_t ok = 0;
+  for (PendingWrite* w : in_txn) {
+    ++ok;
+    if (*w->on_commit) (*w->on_commit)();
+  }
+  if (ok > 0) {
+    commits_.fetch_add(1, std::memory_order_relaxed);
+    writes_.fetch_add(ok, std::memory_order_relaxed);
+    if (ok > max_batch_.load(std::memory_order_relaxed)) {
+      max_batch_.store(ok, std::memory_order_relaxed);
+    }
+  }
+  failed_.fetch_add(batch.size() - ok, std::memory_order_relaxed);
+}
+
+Database::WriterStats Database::writer_stats() const {
+  WriterStats s;
+  s.commits = commits_.load(std::memory_order_relaxed);
+  s.writes = writes_.load(std::memory_order_relaxed);
+  s.failed = failed_.load(std::memory_order_relaxed);
+  s.max_batch = max_batch_.load(std::memory_order_relaxed);
+  return s;
 }
 
 Status Database::Read(const std::function<Status(Connection&)>& fn) {
@@ -72,7 +197,7 @@ Status Database::CheckWritable() {
 }
 
 Status Database::Checkpoint() {
-  std::lock_guard<std::mutex> lock(write_mu_);
+  std::lock_guard<std::mutex> lock(conn_mu_);
   return writer_->Exec("PRAGMA wal_checkpoint(TRUNCATE)");
 }
 

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "util/status.h"
 
@@ -38,11 +39,15 @@ class Connection {
 
   // Runs one or more statements that return no rows.
   Status Exec(std::string_view sql);
-  // Prepares one statement; the Statement must not outlive this Connection.
+  // Prepares one statement; the Statement must not outlive this Connection. A statement of
+  // the same text used before on this connection is reused from a small cache (reset, its
+  // bindings cleared), which saves compiling the SQL again on every call.
   Result<Statement> Prepare(std::string_view sql);
 
   int64_t LastInsertRowId() const;
   int Changes() const;
+  // True inside BEGIN ... COMMIT (SQLite may end a transaction by itself on some errors).
+  bool InTransaction() const;
   const std::string& path() const { return path_; }
   sqlite3* handle() { return db_; }
 
@@ -52,9 +57,15 @@ class Connection {
   Status Error(int rc, std::string_view what) const;
 
  private:
+  friend class Statement;
   Connection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  // Takes back a statement that is no longer used: cached when there is room, else finalized.
+  void Release(std::string sql, sqlite3_stmt* stmt);
+
+  static constexpr size_t kMaxCachedStatements = 256;
   sqlite3* db_;
   std::string path_;
+  std::unordered_multimap<std::string, sqlite3_stmt*> cache_;  // idle statements by text
 };
 
 // A prepared statement. Move-only. Bind indexes start at 1, column indexes at 0.
@@ -84,9 +95,13 @@ class Statement {
 
  private:
   friend class Connection;
-  Statement(Connection* conn, sqlite3_stmt* stmt) : conn_(conn), stmt_(stmt) {}
+  Statement(Connection* conn, sqlite3_stmt* stmt, std::string sql)
+      : conn_(conn), stmt_(stmt), sql_(std::move(sql)) {}
+  void Release();
+
   Connection* conn_;
   sqlite3_stmt* stmt_;
+  std::string sql_;    // the text it was prepared from: its key in the connection's cache
   Status bind_error_;  // the first failed Bind, reported by Step/Run
 };
 

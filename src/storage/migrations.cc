@@ -239,6 +239,17 @@ WHEN NEW.deleted_at IS NOT NULL BEGIN
   DELETE FROM files WHERE message_id = NEW.id;
 END;
 )sql",
+    // 5: per-room retention (domain/retention.h). A NULL column follows the global [retention]
+    // setting; 0 keeps that room's content forever.
+    R"sql(
+CREATE TABLE room_retention (
+  room_id INTEGER PRIMARY KEY REFERENCES rooms(id) ON DELETE CASCADE,
+  messages_days INTEGER CHECK (messages_days BETWEEN 0 AND 36500),
+  files_days INTEGER CHECK (files_days BETWEEN 0 AND 36500),
+  updated_by INTEGER REFERENCES users(id) ON DELETE SET NULL,
+  updated_at INTEGER NOT NULL
+);
+)sql",
 };
 
 }  // namespace

@@ -12,6 +12,7 @@ std::string_view CodeName(Code code) {
     case Code::kUnauthenticated: return "unauthenticated";
     case Code::kFailedPrecondition: return "failed_precondition";
     case Code::kResourceExhausted: return "resource_exhausted";
+    case Code::kInsufficientStorage: return "insufficient_storage";
     case Code::kTooLarge: return "too_large";
     case Code::kUnavailable: return "unavailable";
     case Code::kCorruption: return "corruption";

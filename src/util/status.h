@@ -21,7 +21,8 @@ enum class Code {
   kPermissionDenied,   // authenticated but not allowed
   kUnauthenticated,    // no valid credentials
   kFailedPrecondition, // the state of the system forbids it (e.g. disabled account)
-  kResourceExhausted,  // a limit or quota is reached
+  kResourceExhausted,  // a limit or rate is reached (storage: kInsufficientStorage)
+  kInsufficientStorage,  // the disk is full or a storage quota is spent: retrying will not help
   kTooLarge,           // a body, header or file over its configured limit
   kUnavailable,        // try again later (shutting down, database busy)
   kCorruption,         // stored data is damaged
@@ -50,6 +51,9 @@ class [[nodiscard]] Status {
   }
   static Status ResourceExhausted(std::string m) {
     return {Code::kResourceExhausted, std::move(m)};
+  }
+  static Status InsufficientStorage(std::string m) {
+    return {Code::kInsufficientStorage, std::move(m)};
   }
   static Status TooLarge(std::string m) { return {Code::kTooLarge, std::move(m)}; }
   static Status Unavailable(std::string m) { return {Code::kUnavailable, std::move(m)}; }

@@ -2,6 +2,11 @@
 //
 //   OUTPOST_BINARY=build/outpost node --test tests/e2e/
 //
+// ctest runs it as `e2e` (CMakeLists.txt) with this build's binary. Live updates, posts,
+// presence and typing go over the WebSocket; the suite checks that and kills and restarts the
+// server mid-conversation. Figures (first load, room switch) are printed as "figures: ..." and
+// written to perf.json.
+//
 // Needs Debian's chromium (/usr/bin/chromium, or OUTPOST_CHROMIUM) and the dev dependencies
 // of assets/ (playwright-core, axe-core: `cd assets && npm ci`). Screenshots go to
 // build/e2e-artifacts/ (or OUTPOST_E2E_ARTIFACTS).
@@ -24,7 +29,7 @@ const BINARY = process.env.OUTPOST_BINARY ? path.resolve(process.env.OUTPOST_BIN
 const CHROMIUM = process.env.OUTPOST_CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(process.env.OUTPOST_E2E_ARTIFACTS || path.join(ROOT, 'build', 'e2e-artifacts'));
 const PASSWORD = 'correct-horse-battery-staple-42';
-const POLL = 8000; // the client polls every 2 s; allow for a slow machine
+const POLL = 8000; // live updates arrive at once over the socket; allow for a slow machine
 
 // For front-end work only: serve the client from a fresh `node build.mjs --out DIR` (DIR/dist)
 // instead of the copy embedded in the binary.
@@ -35,6 +40,7 @@ const skip = !BINARY ? 'OUTPOST_BINARY is not set' : !fs.existsSync(CHROMIUM) ? 
 
 let dir;
 let server;
+let serverArgs;
 let base;
 let browser;
 let alice; // admin, page
@@ -72,8 +78,39 @@ async function waitReady(url, ms = 20000) {
   throw new Error(`server not ready: ${serverLog.join('')}`);
 }
 
-async function newUser(name, display, colorScheme = 'light') {
+async function startServer() {
+  server = spawn(BINARY, serverArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+  server.stdout.on('data', (b) => serverLog.push(String(b)));
+  server.stderr.on('data', (b) => serverLog.push(String(b)));
+  await waitReady(base);
+}
+
+// kill -9: no goodbye to the clients, whose sockets just break.
+async function killServer() {
+  const exited = new Promise((r) => server.once('exit', r));
+  server.kill('SIGKILL');
+  await exited;
+}
+
+// An open WebSocket to /api/v1/ws among those the page opened.
+function openSocket(state) {
+  return state.sockets.filter((ws) => ws.url().endsWith('/api/v1/ws') && !ws.isClosed());
+}
+
+// The page's own API call (its session cookie and CSRF token), for setting up data quickly.
+async function apiCall(page, method, url, body) {
+  return page.evaluate(async ([m, u, b]) => {
+    const me = await (await fetch('/api/v1/me')).json();
+    const res = await fetch(u, { method: m, body: b === undefined ? undefined : JSON.stringify(b),
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token } });
+    return { status: res.status, body: res.status === 204 ? null : await res.json() };
+  }, [method, url, body]);
+}
+
+async function newUser(name, display, colorScheme = 'light', { blockSockets = false } = {}) {
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 }, colorScheme });
+  // A proxy that lets no WebSocket through: every socket is closed before the server sees it.
+  if (blockSockets) await ctx.routeWebSocket(/\/api\/v1\/ws/, (ws) => ws.close({ code: 1011, reason: 'blocked' }));
   if (DIST) {
     await ctx.route((url) => !url.pathname.startsWith('/api/'), (route) => {
       const { pathname } = new URL(route.request().url());
@@ -83,7 +120,15 @@ async function newUser(name, display, colorScheme = 'light') {
     });
   }
   const page = await ctx.newPage();
-  const state = { dialogs: [], errors: [] };
+  // sockets: the WebSockets the page opened; polls: GET /events requests after the start
+  // cursor (the polling fallback), which a page on a working socket never makes.
+  const state = { dialogs: [], errors: [], sockets: [], frames: [], sent: [], polls: 0 };
+  page.on('websocket', (ws) => {
+    state.sockets.push(ws);
+    ws.on('framereceived', (f) => { if (state.frames.push(String(f.payload)) > 500) state.frames.shift(); });
+    ws.on('framesent', (f) => { if (state.sent.push(String(f.payload)) > 500) state.sent.shift(); });
+  });
+  page.on('request', (r) => { if (/\/api\/v1\/events\?after=[1-9]/.test(r.url())) state.polls++; });
   page.on('dialog', (d) => {
     // The client asks before deleting; anything else is an XSS payload that ran.
     if (d.type() === 'confirm' && d.message() === 'Delete this message?') d.accept();
@@ -144,14 +189,15 @@ before(async () => {
   execFileSync(BINARY, ['user', 'add', 'bob', '--display-name', 'Bob', '--password-file', pw, '--data', data], { stdio: 'pipe' });
   const port = await freePort();
   base = `https://127.0.0.1:${port}`;
-  server = spawn(BINARY, ['serve', '--data', data, '--listen', `127.0.0.1:${port}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-  server.stdout.on('data', (b) => serverLog.push(String(b)));
-  server.stderr.on('data', (b) => serverLog.push(String(b)));
-  await waitReady(base);
+  serverArgs = ['serve', '--data', data, '--listen', `127.0.0.1:${port}`];
+  await startServer();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+      '--disable-component-update', '--disable-sync',
+      // OUTPOST_E2E_DIST serves the page from the test, not from 127.0.0.1, so Chromium would
+      // treat the socket to 127.0.0.1 as a public page reaching into the local network.
+      '--disable-features=LocalNetworkAccessChecks'],
   });
 });
 
@@ -176,17 +222,21 @@ test('two users chat in real time', { skip, timeout: 120000 }, async (t) => {
     const page = await ctx.newPage();
     await page.goto(base + '/');
     await page.waitForSelector('#username');
+    await page.waitForFunction(() => performance.getEntriesByName('outpost:interactive').length > 0);
     const figures = await page.evaluate(() => {
       const nav = performance.getEntriesByType('navigation')[0];
       const res = performance.getEntriesByType('resource');
+      const interactive = performance.getEntriesByName('outpost:interactive')[0];
       return {
         transferred_bytes: nav.transferSize + res.reduce((s, r) => s + r.transferSize, 0),
-        login_form_ms: Math.round(performance.now()),
+        encodings_br: res.every((r) => r.encodedBodySize < r.decodedBodySize || r.decodedBodySize < 1024),
+        time_to_interactive_ms: interactive ? Math.round(interactive.startTime) : null,
         dom_content_loaded_ms: Math.round(nav.domContentLoadedEventEnd),
       };
     });
     await ctx.close();
     perf.first_load = figures;
+    console.log(`figures: first load ${JSON.stringify(figures)}`);
   });
 
   await t.test('sign in shows the sidebar with general', async () => {
@@ -200,6 +250,37 @@ test('two users chat in real time', { skip, timeout: 120000 }, async (t) => {
     await msg(pa, 'the reactor is fine').waitFor();
     await msg(pb, 'the reactor is fine').waitFor({ timeout: POLL });
     assert.equal(await msg(pb, 'the reactor is fine').locator('strong').last().textContent(), 'Bob');
+  });
+
+  await t.test('live updates come over the WebSocket, not by polling', async () => {
+    for (const who of [alice, bob]) {
+      assert.equal(openSocket(who.state).length, 1, `${who.name}: open sockets`);
+      assert.equal(who.state.polls, 0, `${who.name} polled GET /events`);
+    }
+    assert.ok(bob.state.frames.some((f) => f.includes('"message.created"') && f.includes('the reactor is fine')),
+      'the message reached bob as a socket frame');
+    // Alice posted it over her socket, and the server acknowledged it there.
+    const post = alice.state.sent.map((f) => JSON.parse(f)).find((f) => f.type === 'post' && f.body.includes('the reactor is fine'));
+    assert.ok(post, 'a post frame');
+    assert.ok(alice.state.frames.map((f) => JSON.parse(f)).some((f) => f.type === 'ack' && f.client_id === post.client_id && f.duplicate === false),
+      'an ack for it');
+  });
+
+  await t.test('a proxy that blocks WebSockets: the client polls instead', async () => {
+    const other = await newUser('bob', 'Bob', 'light', { blockSockets: true });
+    try {
+      await openRoom(other.page, 'general');
+      const end = Date.now() + 30000;
+      while (other.state.polls === 0 && Date.now() < end) await other.page.waitForTimeout(200);
+      assert.ok(other.state.polls > 0, 'the page polls GET /events');
+      assert.equal(openSocket(other.state).length, 0);
+      await send(pa, 'delivered by polling too');
+      await msg(other.page, 'delivered by polling too').waitFor({ timeout: POLL });
+      await other.page.locator('.offline').waitFor({ state: 'detached' });
+      assert.deepEqual(other.state.errors, []);
+    } finally {
+      await other.ctx.close();
+    }
   });
 
   await t.test('thread reply', async () => {
@@ -248,6 +329,59 @@ test('two users chat in real time', { skip, timeout: 120000 }, async (t) => {
     await m.locator('button[role="menuitem"]', { hasText: 'Delete' }).click();
     await msg(pb, 'delete me soon').waitFor({ state: 'detached', timeout: POLL });
     await pb.locator('.tombstone').first().waitFor();
+  });
+
+  await t.test('typing indicator appears and expires', async () => {
+    // The server passes on one typing notice per user and room every 3 s; the sends above
+    // typed in this room moments ago.
+    await pa.waitForTimeout(3100);
+    const box = pa.locator('.room > .composer textarea');
+    await box.pressSequentially('I am wri', { delay: 20 });
+    const line = pb.locator('.typing', { hasText: 'Alice is typing…' });
+    await line.waitFor({ timeout: POLL });
+    await shot(pb, 'typing');
+    await box.fill('');
+    await line.waitFor({ state: 'detached', timeout: 10000 }); // 5 s after the last notice
+  });
+
+  await t.test('a server killed and restarted mid-conversation loses no message', async () => {
+    await send(pa, 'before the crash');
+    await msg(pb, 'before the crash').waitFor({ timeout: POLL });
+    const roomId = Number(await pa.locator('.sidebar .room-link.active').getAttribute('data-room'));
+    const socketsBefore = { alice: alice.state.sockets.length, bob: bob.state.sockets.length };
+    await killServer();
+    await pa.locator('.offline').waitFor({ timeout: POLL });
+    await pb.locator('.offline').waitFor({ timeout: POLL });
+    // Written while the server is down: not sent, kept with a Retry button.
+    await send(pb, 'written during the outage');
+    await msg(pb, 'written during the outage').locator('button:has-text("Retry")').waitFor({ timeout: POLL });
+    await startServer();
+    // Posted the moment the server is back, before the pages have reconnected: their resume
+    // replays these.
+    for (let i = 0; i < 5; i++) {
+      const r = await apiCall(pa, 'POST', `/api/v1/rooms/${roomId}/messages`, { body: `after restart ${i}.`, client_id: `restart-${i}` });
+      assert.equal(r.status, 201);
+    }
+    await msg(pb, 'written during the outage').locator('button:has-text("Retry")').click();
+    for (const who of [alice, bob]) {
+      const p = who.page;
+      await p.locator('.offline').waitFor({ state: 'detached', timeout: 30000 });
+      await msg(p, 'after restart 4.').waitFor({ timeout: POLL });
+      await msg(p, 'written during the outage').locator('.author, .msg-body').first().waitFor({ timeout: POLL });
+      await p.waitForFunction(() => !document.querySelector('.msg[data-id^="c-"]'));
+      const bodies = (await p.locator('.timeline .msg .msg-body').allTextContents()).map((x) => x.trim());
+      assert.deepEqual(bodies.filter((x) => x.startsWith('after restart')),
+        ['after restart 0.', 'after restart 1.', 'after restart 2.', 'after restart 3.', 'after restart 4.'], who.name);
+      assert.equal(bodies.filter((x) => x === 'written during the outage').length, 1, `${who.name}: the retried message once`);
+      assert.equal(bodies.filter((x) => x === 'before the crash').length, 1, `${who.name}: no repeat after the resume`);
+      // Back on a new socket, not on the polling fallback.
+      assert.ok(who.state.sockets.length > socketsBefore[who.name], `${who.name} opened a new socket`);
+      assert.equal(openSocket(who.state).length, 1, `${who.name}: open sockets`);
+      assert.equal(who.state.polls, 0, `${who.name} polled GET /events`);
+    }
+    // The message sent over the socket now arrives too.
+    await send(pb, 'after the reconnect');
+    await msg(pa, 'after the reconnect').waitFor({ timeout: POLL });
   });
 
   await t.test('permalink, and a reload keeps the state', async () => {
@@ -319,6 +453,37 @@ test('two users chat in real time', { skip, timeout: 120000 }, async (t) => {
     await link.locator('.badge').waitFor({ state: 'detached', timeout: POLL });
   });
 
+  await t.test('presence: the dot of a DM partner and in the member list follows their page', async () => {
+    const made = await apiCall(pa, 'POST', '/api/v1/users', { username: 'carol', display_name: 'Carol', password: PASSWORD, role: 'user' });
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+    const carol = await newUser('carol', 'Carol');
+    assert.equal((await apiCall(carol.page, 'POST', '/api/v1/dms', { users: ['alice'] })).status < 300, true);
+    const link = pa.locator('.sidebar .room-link', { hasText: 'carol' });
+    await link.locator('.presence-online').waitFor({ timeout: POLL });
+    const setHidden = (hidden) => carol.page.evaluate((h) => {
+      Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+      document.dispatchEvent(new Event('visibilitychange'));
+    }, hidden);
+    await setHidden(true);
+    await link.locator('.presence-away').waitFor({ timeout: POLL });
+    await setHidden(false);
+    await link.locator('.presence-online').waitFor({ timeout: POLL });
+    // The member list of general: bob and carol are online.
+    await openRoom(pa, 'general');
+    await pa.click('.room-tools button:has-text("Members")');
+    const panel = pa.locator('aside[aria-label="Members"]');
+    await panel.locator('li[data-user="bob"] .presence-online').waitFor({ timeout: POLL });
+    await panel.locator('li[data-user="alice"] .presence-online').waitFor({ timeout: POLL });
+    await shot(pa, 'members');
+    await axe(pa, 'members');
+    await pa.keyboard.press('Escape');
+    await panel.waitFor({ state: 'detached' });
+    // Carol closes her page: her only socket goes, and so does she.
+    await carol.ctx.close();
+    await link.locator('.presence-offline').waitFor({ timeout: POLL });
+    assert.deepEqual(carol.state.errors, [], 'carol: page errors');
+  });
+
   await t.test('XSS payloads never execute', async () => {
     const payloads = [
       '<script>alert(1)</script>',
@@ -375,7 +540,17 @@ test('two users chat in real time', { skip, timeout: 120000 }, async (t) => {
       await openRoom(pa, name);
       times.push(Date.now() - t0);
     }
-    perf.room_switch_ms = times; // includes the test driver's round trips
+    perf.room_switch_driver_ms = times; // includes the test driver's round trips
+    // The client's own measure: from the click to the room's timeline on screen.
+    const measured = await pa.evaluate(() => performance.getEntriesByName('outpost:room-switch').map((e) => Math.round(e.duration)));
+    assert.ok(measured.length >= 4, 'room switches measured');
+    perf.room_switch_ms = measured.slice(-4);
+    console.log(`figures: room switch ${JSON.stringify(perf.room_switch_ms)} ms (client), ${JSON.stringify(times)} ms (driver)`);
+    // A signed-in reload: from navigation to the first room's timeline on screen.
+    await pa.reload();
+    await pa.waitForFunction(() => performance.getEntriesByName('outpost:chat-ready').length > 0);
+    perf.signed_in_reload_chat_ready_ms = await pa.evaluate(() => Math.round(performance.getEntriesByName('outpost:chat-ready')[0].startTime));
+    console.log(`figures: signed-in reload to chat ready ${perf.signed_in_reload_chat_ready_ms} ms`);
   });
 
   await t.test('starred rooms come first', async () => {

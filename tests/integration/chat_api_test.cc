@@ -127,6 +127,8 @@ TEST_CASE("permission matrix: every chat route for every kind of caller", "[inte
       {"POST", R + "/messages", room("/messages"), json({{"body", "hi"}}),
        {401, 404, 201, 201, 201, 403}},
       {"GET", R + "/pins", room("/pins"), none, {401, 404, 200, 200, 200, 200}},
+      {"PUT", R + "/retention", room("/retention"), json({{"messages_days", 30}}),
+       {401, 404, 403, 403, 200, 200}},
       {"POST", R + "/files", room("/files?name=empty.txt"), none, {401, 404, 201, 201, 201, 403}},
       {"GET", R + "/files", room("/files"), none, {401, 404, 200, 200, 200, 200}},
       {"GET", M, message(""), none, {401, 404, 200, 200, 200, 200}},

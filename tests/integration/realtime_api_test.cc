@@ -4,7 +4,10 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <algorithm>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "support/appliance.h"
 #include "support/ws_client.h"
@@ -185,6 +188,167 @@ TEST_CASE("every acknowledged message survives kill -9 of the server",
   std::set<int64_t> found;
   for (auto& m : messages) found.insert(m["id"].get<int64_t>());
   for (int64_t id : acked) CHECK(found.count(id) == 1);
+}
+
+TEST_CASE("posts over the socket are acknowledged after commit, in order, and refused clearly",
+          "[integration][realtime][chat]") {
+  Live l;
+  int64_t general = l.GeneralId();
+  auto mike_ws = l.Socket(l.mike);
+  auto oscar_ws = l.Socket(l.oscar);
+  for (int i = 0; i < 20; ++i) {
+    Json post = {{"type", "post"}, {"client_id", "m" + std::to_string(i)},
+                 {"room_id", general}, {"body", "socket post " + std::to_string(i)}};
+    REQUIRE(mike_ws->SendText(post.dump()).ok());
+  }
+  std::vector<int64_t> acked;
+  while (acked.size() < 20) {
+    Json ack = NextEvent(*mike_ws, "ack");
+    REQUIRE(ack.is_object());
+    CHECK(ack["client_id"] == "m" + std::to_string(acked.size()));  // in the order sent
+    CHECK(ack["duplicate"] == false);
+    acked.push_back(ack["message_id"].get<int64_t>());
+  }
+  CHECK(std::is_sorted(acked.begin(), acked.end()));
+  // Oscar hears all twenty, in order; the history holds them.
+  for (int i = 0; i < 20; ++i) {
+    Json ev = NextEvent(*oscar_ws, "message.created");
+    REQUIRE(ev.is_object());
+    CHECK(ev["data"]["message"]["body"] == "socket post " + std::to_string(i));
+  }
+  Json page = l.Call(l.oscar, "GET",
+                     "/api/v1/rooms/" + std::to_string(general) + "/messages?limit=20", nullptr,
+                     200);
+  CHECK(page["messages"].size() == 20);
+
+  // A retry with the same client_id is the same message, not a second one.
+  REQUIRE(mike_ws->SendText(Json({{"type", "post"}, {"client_id", "m3"}, {"room_id", general},
+                                  {"body", "socket post 3"}}).dump()).ok());
+  Json again = NextEvent(*mike_ws, "ack");
+  REQUIRE(again.is_object());
+  CHECK(again["duplicate"] == true);
+  CHECK(again["message_id"] == acked[3]);
+
+  // Refusals name the reason and the client_id; the socket stays open.
+  Json hidden = l.Call(l.oscar, "POST", "/api/v1/rooms", {{"name", "hidden"}, {"kind", "private"}},
+                       201);
+  const int64_t hidden_id = hidden["room"]["id"];
+  struct Bad {
+    Json frame;
+    int status;
+  };
+  std::vector<Bad> bad = {
+      {{{"type", "post"}, {"client_id", "x1"}, {"room_id", hidden_id}, {"body", "let me in"}}, 404},
+      {{{"type", "post"}, {"client_id", "x2"}, {"room_id", general}, {"body", ""}}, 400},
+      {{{"type", "post"}, {"client_id", "x3"}, {"room_id", "general"}, {"body", "hi"}}, 400},
+      {{{"type", "post"}, {"room_id", general}, {"body", "no id"}}, 400},
+      {{{"type", "post"}, {"client_id", std::string(65, 'c')}, {"room_id", general},
+        {"body", "long id"}}, 400},
+      {{{"type", "post"}, {"client_id", "x6"}, {"room_id", general}, {"body", 42}}, 400},
+  };
+  for (const Bad& b : bad) {
+    INFO(b.frame.dump());
+    REQUIRE(mike_ws->SendText(b.frame.dump()).ok());
+    Json err = NextEvent(*mike_ws, "error");
+    REQUIRE(err.is_object());
+    CHECK(err["status"] == b.status);
+    CHECK_FALSE(err["message"].get<std::string>().empty());
+    if (b.frame.contains("client_id")) CHECK(err["client_id"] == b.frame["client_id"]);
+  }
+  // Wrong types in other frames are answered, not fatal to the server.
+  REQUIRE(mike_ws->SendText(R"({"type":"resume","cursor":"zero"})").ok());
+  CHECK(NextEvent(*mike_ws, "resumed").is_object());
+  REQUIRE(mike_ws->SendText(Json({{"type", "post"}, {"client_id", "last"}, {"room_id", general},
+                                  {"body", "still here"}}).dump()).ok());
+  CHECK(NextEvent(*mike_ws, "ack").is_object());
+  Json all = l.Call(l.oscar, "GET",
+                    "/api/v1/rooms/" + std::to_string(general) + "/messages?limit=50", nullptr,
+                    200);
+  CHECK(all["messages"].size() == 21);
+}
+
+// The next presence frame about `user_id`.
+Json NextPresence(WsClient& ws, const std::string& user_id) {
+  while (true) {
+    Json j = NextEvent(ws, "presence");
+    if (!j.is_object() || std::to_string(j["user_id"].get<int64_t>()) == user_id) return j;
+  }
+}
+
+TEST_CASE("presence follows a user's sockets and idle state; signing out closes them",
+          "[integration][realtime]") {
+  Live l;
+  Json me = l.Call(l.mike, "GET", "/api/v1/me", nullptr, 200);
+  const std::string mike_id = std::to_string(me["user"]["id"].get<int64_t>());
+  auto presence = [&] {
+    Json p = l.Call(l.oscar, "GET", "/api/v1/presence?user_ids=" + mike_id, nullptr, 200);
+    return p["presence"][mike_id].get<std::string>();
+  };
+  auto wait_for = [&](const std::string& want) {
+    for (int i = 0; i < 100 && presence() != want; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return presence();
+  };
+  CHECK(presence() == "offline");
+  // A direct-message room with oscar: oscar's socket hears mike's status changes.
+  l.Call(l.mike, "POST", "/api/v1/dms", {{"users", {"oscar"}}}, 200);
+  auto oscar_ws = l.Socket(l.oscar);
+  auto mike_ws = l.Socket(l.mike);
+  CHECK(wait_for("online") == "online");
+  Json online = NextPresence(*oscar_ws, mike_id);
+  REQUIRE(online.is_object());
+  CHECK(online["status"] == "online");
+  REQUIRE(mike_ws->SendText(R"({"type":"presence","status":"away"})").ok());
+  CHECK(wait_for("away") == "away");
+  Json away = NextPresence(*oscar_ws, mike_id);
+  REQUIRE(away.is_object());
+  CHECK(away["status"] == "away");
+  REQUIRE(mike_ws->SendText(R"({"type":"presence","status":"asleep"})").ok());
+  CHECK(NextEvent(*mike_ws, "error").is_object());
+
+  // Signing out closes the socket at once; the cookie no longer opens one.
+  l.Call(l.mike, "POST", "/api/v1/auth/logout", nullptr, 204);
+  auto closed = mike_ws->WaitForClose(3000);
+  REQUIRE(closed.ok());
+  CHECK(closed->kind == WsMessage::Kind::kClose);
+  CHECK(closed->close_code == net::ws::kClosePolicyViolation);
+  CHECK(wait_for("offline") == "offline");
+  Json offline = NextPresence(*oscar_ws, mike_id);
+  REQUIRE(offline.is_object());
+  CHECK(offline["status"] == "offline");
+
+  auto refused = std::make_unique<WsClient>("127.0.0.1", l.app.port(), l.app.ca_pem(), "localhost");
+  auto r = refused->Connect("/api/v1/ws", {{"Cookie", l.mike.cookie}, {"Origin", l.Origin()},
+                                           {"Host", l.Host()}});
+  REQUIRE(r.ok());
+  CHECK(r->status == 401);
+
+  // Disabling an account closes its sockets too.
+  auto oscar_second = l.Socket(l.oscar);
+  l.Call(l.admin, "POST", "/api/v1/users/oscar/disable", nullptr, 200);
+  auto cut = oscar_second->WaitForClose(3000);
+  REQUIRE(cut.ok());
+  CHECK(cut->kind == WsMessage::Kind::kClose);
+
+  Json bad = l.Call(l.admin, "GET", "/api/v1/presence?user_ids=1,x", nullptr, 400);
+  CHECK(bad["error"]["code"] == "invalid_argument");
+}
+
+TEST_CASE("metrics show the hub and group commit", "[integration][realtime]") {
+  Live l;
+  auto ws = l.Socket(l.mike);
+  // An answer proves the hub has taken the socket over (it registers it shortly after 101).
+  REQUIRE(ws->SendText(R"({"type":"resume","cursor":0})").ok());
+  REQUIRE(NextEvent(*ws, "resumed").is_object());
+  auto h = l.admin.Headers(false);
+  auto r = l.http.Request("GET", "/metrics", h, "");
+  REQUIRE(r.ok());
+  REQUIRE(r->status == 200);
+  CHECK_THAT(r->body, Catch::Contains("outpost_ws_connections 1"));
+  CHECK_THAT(r->body, Catch::Contains("outpost_ws_online_users 1"));
+  CHECK_THAT(r->body, Catch::Contains("outpost_db_commits_total "));
+  CHECK_THAT(r->body, Catch::Contains("outpost_db_writes_total "));
 }
 
 }  // namespace

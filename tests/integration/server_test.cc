@@ -296,6 +296,16 @@ TEST_CASE("bad requests get a clear JSON error and change nothing", "[integratio
     CHECK(post->status == 404);
     ErrorOf(*post);
   }
+  SECTION("a chunked body to a route that does not stream") {
+    // Sent without an end: the server must answer from the headers, not wait for the body.
+    auto raw = client.SendRaw(
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: localhost\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "4000\r\n" + std::string(100, 'x'));
+    REQUIRE(raw.ok());
+    CHECK_THAT(*raw, Catch::StartsWith("HTTP/1.1 411"));
+    CHECK_THAT(*raw, Catch::Contains("length_required"));
+  }
   SECTION("a malformed request line") {
     auto raw = client.SendRaw("BLAH\r\n\r\n");
     REQUIRE(raw.ok());

@@ -216,6 +216,33 @@ TEST_CASE("every key is read from the file", "[unit][config]") {
          return c.files.allow_types == std::vector<std::string>{"image", "pdf"};
        }},
       {"[files]\ndeny_types = []", [](const Config& c) { return c.files.deny_types.empty(); }},
+      {"[backup]\nschedule = \"23:59\"\nkey_file = \"/etc/outpost/b.key\"",
+       [](const Config& c) {
+         return c.backup.schedule == "23:59" && c.backup.key_file == "/etc/outpost/b.key";
+       }},
+      {"[backup]\ndir = \"/srv/b\"", [](const Config& c) { return BackupDir(c) == "/srv/b"; }},
+      {"[backup]\nkeep = 1000", [](const Config& c) { return c.backup.keep == 1000; }},
+      {"[backup]\npassphrase_file = \"/etc/outpost/b.pass\"",
+       [](const Config& c) { return c.backup.passphrase_file == "/etc/outpost/b.pass"; }},
+      {"[retention]\nmessages_days = 36500",
+       [](const Config& c) { return c.retention.messages_days == 36500; }},
+      {"[retention]\nfiles_days = 1", [](const Config& c) { return c.retention.files_days == 1; }},
+      {"[realtime]\nmax_message_kib = 512",
+       [](const Config& c) { return c.realtime.max_message_kib == 512; }},
+      {"[realtime]\nmax_frame_kib = 128",
+       [](const Config& c) { return c.realtime.max_frame_kib == 128; }},
+      {"[realtime]\nmessages_per_second = 50",
+       [](const Config& c) { return c.realtime.messages_per_second == 50; }},
+      {"[realtime]\nmessage_burst = 90",
+       [](const Config& c) { return c.realtime.message_burst == 90; }},
+      {"[realtime]\nmax_connections_per_user = 0",
+       [](const Config& c) { return c.realtime.max_connections_per_user == 0; }},
+      {"[realtime]\nmax_connections_per_ip = 7",
+       [](const Config& c) { return c.realtime.max_connections_per_ip == 7; }},
+      {"[realtime]\nmax_queued_kib = 64",
+       [](const Config& c) { return c.realtime.max_queued_kib == 64; }},
+      {"[realtime]\nping_interval_seconds = 60",
+       [](const Config& c) { return c.realtime.ping_interval_seconds == 60; }},
   };
   std::vector<std::string> covered;
   for (const Case& k : cases) {

@@ -1,8 +1,12 @@
 #include <dirent.h>
 #include <sys/mount.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 
 #include "domain/accounts.h"
@@ -13,8 +17,19 @@
 namespace outpost::domain {
 namespace {
 
+// Keeps the events handed over after each commit.
+struct CapturingSink : EventSink {
+  std::mutex mu;
+  std::vector<ChatEvent> events;  // guarded by mu
+  void Deliver(const std::vector<ChatEvent>& batch) override {
+    std::lock_guard<std::mutex> lock(mu);
+    events.insert(events.end(), batch.begin(), batch.end());
+  }
+};
+
 struct FilesFixture {
   testing::TempDir dir;
+  CapturingSink sink;
   std::unique_ptr<storage::Database> db;
   FakeClock clock;
   std::unique_ptr<Accounts> accounts;
@@ -32,7 +47,7 @@ struct FilesFixture {
     ChatOptions chat;
     chat.default_room = "";
     rooms = std::make_unique<Rooms>(db.get(), &clock, nullptr, chat);
-    messages = std::make_unique<Messages>(db.get(), &clock, nullptr, chat);
+    messages = std::make_unique<Messages>(db.get(), &clock, &sink, chat);
     files = std::make_unique<Files>(db.get(), &clock, messages.get(),
                                     root.empty() ? dir.Sub("blobs") : root,
                                     std::string(32, 'k'), std::move(options));
@@ -42,7 +57,7 @@ struct FilesFixture {
   }
 
   Result<FileInfo> Put(const User& who, const std::string& name, const std::string& bytes,
-                       int64_t declared = -2) {
+                       int64_t declared = -2, int64_t thread_root_id = 0) {
     OUTPOST_ASSIGN_OR_RETURN(
         auto up, files->Begin(who, room.id,
                               declared == -2 ? static_cast<int64_t>(bytes.size()) : declared));
@@ -51,6 +66,7 @@ struct FilesFixture {
     }
     UploadRequest req;
     req.name = name;
+    req.thread_root_id = thread_root_id;
     return files->Finish(std::move(up), req);
   }
 
@@ -163,7 +179,7 @@ TEST_CASE("size limits and quotas are checked before and while bytes arrive", "[
   REQUIRE(up.ok());
   CHECK((*up)->Append(std::string(1001, 'x')).code() == Code::kTooLarge);
   REQUIRE(f.Put(f.alice, "a.txt", std::string(900, 'a')).ok());
-  CHECK(f.files->Begin(f.alice, f.room.id, 700).status().code() == Code::kResourceExhausted);
+  CHECK(f.files->Begin(f.alice, f.room.id, 700).status().code() == Code::kInsufficientStorage);
   // A body longer than its Content-Length is refused.
   auto lying = f.files->Begin(f.alice, f.room.id, 10);
   REQUIRE(lying.ok());
@@ -222,26 +238,214 @@ TEST_CASE("a full disk refuses the upload clearly and leaves nothing", "[files]"
   testing::TempDir small;
   std::string mnt = small.Sub("fs");
   REQUIRE(MakeDirs(mnt).ok());
-  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m") != 0) {
-    WARN("cannot mount a 2 MiB tmpfs (needs root): disk-full test skipped");
+  if (::mount("tmpfs", mnt.c_str(), "tmpfs", 0, "size=2m,mode=0700") != 0) {
+    int err = errno;
+    WARN("SKIPPED: cannot mount a 2 MiB tmpfs (" << std::strerror(err)
+                                                 << "; needs root with CAP_SYS_ADMIN): the "
+                                                    "disk-full test did not run");
     return;
   }
   Status result;
   std::vector<std::string> left;
   int64_t rows = -1;
+  std::string kept_before, kept_after;
+  size_t messages_before = 0, messages_after = 0;
   {
     FilesFixture f({}, mnt);
+    std::string kept = Pattern(100000, "kept ");
+    auto first = f.Put(f.alice, "kept.txt", kept);
+    REQUIRE(first.ok());
+    messages_before = f.messages->History(f.alice, f.room.id, Anchor::kLatest, 0, 50)
+                          ->messages.size();
     result = f.Put(f.alice, "big.txt", Pattern(3 << 20, "fill the disk ")).status();
     left = f.DiskFiles(mnt);
     rows = static_cast<int64_t>(f.files->ListRoom(f.alice, f.room.id, 0, 10)->size());
+    messages_after = f.messages->History(f.alice, f.room.id, Anchor::kLatest, 0, 50)
+                         ->messages.size();
+    kept_after = f.Get(f.alice, first->id);
+    kept_before = kept;
     // The store still works for what fits.
     CHECK(f.Put(f.alice, "small.txt", "fits").ok());
   }
-  ::umount(mnt.c_str());
-  CHECK(result.code() == Code::kResourceExhausted);
+  ::umount2(mnt.c_str(), MNT_DETACH);
+  CHECK(result.code() == Code::kInsufficientStorage);
   CHECK(result.message().find("full") != std::string::npos);
-  CHECK(left.empty());
-  CHECK(rows == 0);
+  // Only the first file's blob: no temp file, no partial blob.
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].rfind(mnt + "/tmp/", 0) == std::string::npos);
+  CHECK(rows == 1);
+  CHECK(messages_after == messages_before);
+  CHECK(kept_after == kept_before);
+}
+
+TEST_CASE("no uploaded plaintext or name appears in any raw file of the blob store",
+          "[files]") {
+  FilesFixture f;
+  std::vector<std::string> markers;
+  for (int i = 0; i < 5; ++i) {
+    std::string marker = "PLAIN-" + std::to_string(i) + "-MARKER-9917 ";
+    markers.push_back(marker);
+    size_t n = i == 0 ? marker.size() : size_t{40000} << i;  // one shorter than a chunk
+    REQUIRE(f.Put(f.alice, "secret-name-" + std::to_string(i) + ".txt", Pattern(n, marker)).ok());
+  }
+  auto on_disk = f.DiskFiles();
+  REQUIRE(on_disk.size() == 5);
+  for (const auto& path : on_disk) {
+    auto raw = ReadFile(path);
+    REQUIRE(raw.ok());
+    CHECK(raw->size() > 4);
+    for (const auto& m : markers) CHECK(raw->find(m.substr(0, 14)) == std::string::npos);
+    CHECK(raw->find("secret-name") == std::string::npos);
+  }
+}
+
+TEST_CASE("a file's message carries the file everywhere it is read, and in its event",
+          "[files]") {
+  FilesFixture f;
+  std::string png("\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\x02\x80\0\0\x01\xe0", 24);
+  auto img = f.Put(f.alice, "photo.png", png + "rest");
+  REQUIRE(img.ok());
+  auto check = [&](const Message& m) {
+    nlohmann::json j = MessageJson(m);
+    INFO(j.dump());
+    REQUIRE(j["files"].size() == 1);
+    const nlohmann::json& file = j["files"][0];
+    CHECK(file["id"] == img->id);
+    CHECK(file["name"] == "photo.png");
+    CHECK(file["size"] == 28);
+    CHECK(file["content_type"] == "image/png");
+    CHECK(file["width"] == 640);
+    CHECK(file["height"] == 480);
+    CHECK(file["url"] == "/api/v1/files/" + std::to_string(img->id));
+    CHECK(j["has_file"] == true);
+  };
+  check(*f.messages->Get(f.alice, img->message_id));
+  auto history = f.messages->History(f.alice, f.room.id, Anchor::kLatest, 0, 10);
+  REQUIRE(history.ok());
+  REQUIRE(history->messages.size() == 1);
+  check(history->messages[0]);
+  // A reply in a thread with a file of its own.
+  auto reply = f.Put(f.alice, "reply.txt", "a reply's file", -2, img->message_id);
+  REQUIRE(reply.ok());
+  auto thread = f.messages->Thread(f.alice, img->message_id, 0, 10);
+  REQUIRE(thread.ok());
+  REQUIRE(thread->messages.size() == 2);
+  check(thread->messages[0]);
+  nlohmann::json reply_json = MessageJson(thread->messages[1]);
+  REQUIRE(reply_json["files"].size() == 1);
+  CHECK(reply_json["files"][0]["name"] == "reply.txt");
+  CHECK(reply_json["files"][0]["width"].is_null());
+  // The events of both posts already name their files (one transaction: no event without).
+  {
+    std::lock_guard<std::mutex> lock(f.sink.mu);
+    std::vector<std::string> names;
+    for (const ChatEvent& e : f.sink.events) {
+      if (e.type != "message.created" && e.type != "thread.reply") continue;
+      REQUIRE(e.payload["message"]["files"].size() == 1);
+      names.push_back(e.payload["message"]["files"][0]["name"]);
+    }
+    CHECK(names == std::vector<std::string>{"photo.png", "reply.txt"});
+  }
+  // Search hits are read through LoadMany.
+  REQUIRE(f.db->Read([&](storage::Connection& conn) -> Status {
+                 auto many = f.messages->LoadMany(conn, {img->message_id}, f.alice.id);
+                 REQUIRE(many.ok());
+                 REQUIRE(many->size() == 1);
+                 check(many->at(0));
+                 return Status::Ok();
+               })
+              .ok());
+  // A deleted message shows no file.
+  REQUIRE(f.messages->Delete(f.alice, reply->message_id).ok());
+  auto gone = MessageJson(*f.messages->Get(f.alice, reply->message_id));
+  CHECK(gone["files"].empty());
+  CHECK(gone["has_file"] == false);
+}
+
+TEST_CASE("a file whose record cannot be written posts no message and leaves no blob",
+          "[files]") {
+  FilesFixture f;
+  // Makes the file row's insert fail inside the posting transaction, after the message row.
+  REQUIRE(f.db->Write([](storage::Connection& conn) {
+                 return conn.Exec(
+                     "CREATE TRIGGER test_refuse_files BEFORE INSERT ON files BEGIN "
+                     "SELECT RAISE(ABORT, 'refused by the test'); END;");
+               })
+              .ok());
+  auto refused = f.Put(f.alice, "lost.txt", Pattern(200000, "never stored "));
+  CHECK(!refused.ok());
+  auto history = f.messages->History(f.alice, f.room.id, Anchor::kLatest, 0, 10);
+  REQUIRE(history.ok());
+  CHECK(history->messages.empty());  // not even a tombstone
+  {
+    std::lock_guard<std::mutex> lock(f.sink.mu);
+    CHECK(f.sink.events.empty());
+  }
+  CHECK(f.DiskFiles().empty());
+  REQUIRE(f.db->Write([](storage::Connection& conn) {
+                 return conn.Exec("DROP TRIGGER test_refuse_files");
+               })
+              .ok());
+  auto ok = f.Put(f.alice, "kept.txt", "now it works");
+  REQUIRE(ok.ok());
+  CHECK(f.Get(f.alice, ok->id) == "now it works");
+}
+
+TEST_CASE("image dimensions are read from PNG, JPEG, GIF and WebP headers", "[files]") {
+  // JPEG: SOI, an APP0 segment, then SOF0 with height 0x01E0 and width 0x0280.
+  std::string jpeg("\xFF\xD8\xFF\xE0\x00\x04\x00\x00\xFF\xC0\x00\x11\x08\x01\xE0\x02\x80\x03",
+                   18);
+  jpeg += std::string(20, '\0');
+  SniffedType j = SniffType(jpeg, "x");
+  CHECK(j.mime == "image/jpeg");
+  CHECK(j.width == 640);
+  CHECK(j.height == 480);
+  auto webp = [](std::string_view chunk, std::string data) {
+    std::string s("RIFF\x40\0\0\0WEBP", 12);
+    s += chunk;
+    s += std::string("\x20\0\0\0", 4);
+    s += data;
+    s += std::string(16, '\0');
+    return SniffType(s, "w.webp");
+  };
+  // Lossy: frame tag, start code, width 400 and height 300 (14 bits, scale bits set on width).
+  SniffedType lossy = webp("VP8 ", std::string("\x10\x02\x00\x9d\x01\x2a\x90\x41\x2c\x01", 10));
+  CHECK(lossy.mime == "image/webp");
+  CHECK(lossy.width == 400);
+  CHECK(lossy.height == 300);
+  // Lossless: 0x2f, then width-1 = 1023 and height-1 = 767 packed in 14-bit fields.
+  uint32_t bits = 1023 | (767u << 14);
+  std::string vp8l = "\x2f";
+  for (int i = 0; i < 4; ++i) vp8l.push_back(static_cast<char>((bits >> (8 * i)) & 0xFF));
+  SniffedType lossless = webp("VP8L", vp8l);
+  CHECK(lossless.width == 1024);
+  CHECK(lossless.height == 768);
+  // Extended: flags, reserved, then canvas width-1 = 4999 and height-1 = 2 in 24 bits.
+  SniffedType extended =
+      webp("VP8X", std::string("\x10\0\0\0\x87\x13\x00\x02\x00\x00", 10));
+  CHECK(extended.width == 5000);
+  CHECK(extended.height == 3);
+  // A WebP with a damaged VP8 start code gets no size rather than a wrong one.
+  SniffedType damaged = webp("VP8 ", std::string("\x10\x02\x00\x00\x00\x00\x90\x01\x2c\x01", 10));
+  CHECK(damaged.mime == "image/webp");
+  CHECK(damaged.width == 0);
+}
+
+TEST_CASE("starting removes temp files and blob files that no row names", "[files]") {
+  FilesFixture f;
+  auto kept = f.Put(f.alice, "kept.txt", "a file that stays");
+  REQUIRE(kept.ok());
+  std::string root = f.dir.Sub("blobs");
+  std::string orphan(64, 'a');
+  REQUIRE(MakeDirs(root + "/aa", 0700).ok());
+  REQUIRE(WriteFileAtomic(root + "/aa/" + orphan, "ciphertext of a crashed upload").ok());
+  REQUIRE(WriteFileAtomic(root + "/tmp/0123abcd", "half an upload").ok());
+  REQUIRE(f.DiskFiles().size() == 3);
+  REQUIRE(f.files->RemoveStaleTemps().ok());
+  auto left = f.DiskFiles();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0] == BlobPath(root, kept->blob_name));
+  CHECK(f.Get(f.alice, kept->id) == "a file that stays");
 }
 
 }  // namespace
