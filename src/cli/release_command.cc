@@ -27,7 +27,9 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "net/mbed.h"
 #include "util/fs.h"
+#include "util/unique_fd.h"
 
 namespace outpost::cli {
 namespace {
@@ -214,33 +216,6 @@ std::string DefaultUrl(const config::Config& cfg) {
   return "https://" + host + ":" + std::to_string(cfg.server.listen.port) + "/readyz";
 }
 
-template <typename T, void (*Init)(T*), void (*Free)(T*)>
-class Mbed {
- public:
-  Mbed() { Init(&value_); }
-  ~Mbed() { Free(&value_); }
-  Mbed(const Mbed&) = delete;
-  Mbed& operator=(const Mbed&) = delete;
-  T* get() { return &value_; }
-
- private:
-  T value_;
-};
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
 int SodiumRandom(void*, unsigned char* out, size_t len) {
   randombytes_buf(out, len);
   return 0;
@@ -279,7 +254,7 @@ Result<int> GetStatus(const Url& url, std::string_view pinned_der) {
     in6->sin6_port = htons(static_cast<uint16_t>(url.port));
     addr_len = sizeof(*in6);
   }
-  Fd fd(socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  UniqueFd fd(socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (fd.get() < 0) return ErrnoStatus("socket", errno);
   timeval tv{5, 0};
   setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -288,8 +263,8 @@ Result<int> GetStatus(const Url& url, std::string_view pinned_der) {
     return Status::Unavailable("connect to " + url.host + ":" + std::to_string(url.port) + ": " +
                                std::strerror(errno));
   }
-  Mbed<mbedtls_ssl_config, mbedtls_ssl_config_init, mbedtls_ssl_config_free> conf;
-  Mbed<mbedtls_ssl_context, mbedtls_ssl_init, mbedtls_ssl_free> ssl;
+  net::Mbed<mbedtls_ssl_config, mbedtls_ssl_config_init, mbedtls_ssl_config_free> conf;
+  net::Mbed<mbedtls_ssl_context, mbedtls_ssl_init, mbedtls_ssl_free> ssl;
   if (mbedtls_ssl_config_defaults(conf.get(), MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
                                   MBEDTLS_SSL_PRESET_DEFAULT) != 0) {
     return Status::Internal("mbedtls_ssl_config_defaults failed");
@@ -339,7 +314,7 @@ Result<int> GetStatus(const Url& url, std::string_view pinned_der) {
 // The DER of the first certificate in a PEM file.
 Result<std::string> LeafDer(const std::string& path) {
   OUTPOST_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
-  Mbed<mbedtls_x509_crt, mbedtls_x509_crt_init, mbedtls_x509_crt_free> crt;
+  net::Mbed<mbedtls_x509_crt, mbedtls_x509_crt_init, mbedtls_x509_crt_free> crt;
   if (int r = mbedtls_x509_crt_parse(crt.get(), reinterpret_cast<const unsigned char*>(pem.c_str()),
                                      pem.size() + 1);
       r != 0) {

@@ -18,27 +18,12 @@
 #include "domain/backup_manifest.h"
 #include "storage/database.h"
 #include "util/fs.h"
+#include "util/unique_fd.h"
 
 namespace outpost::domain {
 namespace {
 
 constexpr size_t kIoBufferSize = 256 * 1024;
-
-// Closes a file descriptor when it goes out of scope.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
-  int Release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_;
-};
 
 // Deletes the paths it holds when it goes out of scope, unless they were released.
 class Cleanup {
@@ -63,7 +48,7 @@ std::string DirName(const std::string& path) {
 std::string BaseName(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
 
 Status SyncDir(const std::string& dir) {
-  Fd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0 || fsync(fd.get()) != 0) return ErrnoStatus(dir, errno);
   return Status::Ok();
 }
@@ -90,7 +75,7 @@ Status SnapshotDatabase(const std::string& source, const std::string& dest, int 
   ro.busy_timeout_ms = busy_timeout_ms;
   OUTPOST_ASSIGN_OR_RETURN(std::unique_ptr<storage::Connection> src,
                            storage::Connection::Open(source, ro));
-  Fd created(open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  UniqueFd created(open(dest.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (created.get() < 0) return ErrnoStatus(dest, errno);
   sqlite3* out = nullptr;
   int rc =
@@ -148,7 +133,7 @@ Status CollectFiles(const std::string& root, const std::string& top, std::vector
 // Streams one file into the archive and records its hash.
 Status AddFile(ArchiveWriter* w, MemberKind kind, const SourceFile& f,
                std::vector<ManifestEntry>* records, const std::function<void(int64_t)>& advanced) {
-  Fd fd(open(f.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  UniqueFd fd(open(f.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
   struct stat st;
   if (fd.get() < 0 || fstat(fd.get(), &st) != 0) return ErrnoStatus(f.path, errno);
   MemberHeader m{kind, f.name, static_cast<uint32_t>(st.st_mode & 0777),
@@ -350,7 +335,7 @@ Result<BackupSummary> CreateBackup(const DataLayout& layout, const ApplianceKeys
     if (lstat(f.path.c_str(), &st) == 0) total += st.st_size;
   }
 
-  Fd fd(open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  UniqueFd fd(open(partial.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (fd.get() < 0) return ErrnoStatus(partial, errno);
   fchmod(fd.get(), 0600);
   OUTPOST_ASSIGN_OR_RETURN(std::unique_ptr<ArchiveWriter> w,
@@ -395,7 +380,7 @@ Result<BackupSummary> CreateBackup(const DataLayout& layout, const ApplianceKeys
 
 Result<BackupSummary> VerifyBackup(const std::string& path, const BackupSecret& secret,
                                    const BackupProgress& progress) {
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus(path, errno);
   OUTPOST_ASSIGN_OR_RETURN(BackupSummary summary,
                            ReadVerifiedArchive(fd.get(), secret, nullptr, progress));
@@ -413,7 +398,7 @@ Result<RestoreResult> RestoreBackup(const std::string& path, const std::string& 
   }
   bool exists = false;
   OUTPOST_RETURN_IF_ERROR(CheckTarget(target, options.force, &exists));
-  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd.get() < 0) return ErrnoStatus(path, errno);
   // Pass 1: every byte checked before anything is written.
   OUTPOST_ASSIGN_OR_RETURN(BackupSummary summary,

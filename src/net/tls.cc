@@ -16,24 +16,10 @@
 #include <cstring>
 #include <ctime>
 
+#include "net/mbed.h"
+
 namespace outpost::net {
 namespace {
-
-// Owns one mbedTLS context: Init in the constructor, Free in the destructor. mbedTLS keeps
-// pointers between contexts (config -> cert, DRBG), so these neither copy nor move.
-template <typename T, void (*Init)(T*), void (*Free)(T*)>
-class Mbed {
- public:
-  Mbed() { Init(&value_); }
-  ~Mbed() { Free(&value_); }
-  Mbed(const Mbed&) = delete;
-  Mbed& operator=(const Mbed&) = delete;
-  T* get() { return &value_; }
-  const T* get() const { return &value_; }
-
- private:
-  T value_;
-};
 
 using Pk = Mbed<mbedtls_pk_context, mbedtls_pk_init, mbedtls_pk_free>;
 using Crt = Mbed<mbedtls_x509_crt, mbedtls_x509_crt_init, mbedtls_x509_crt_free>;

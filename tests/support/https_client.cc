@@ -18,6 +18,8 @@
 #include <climits>
 #include <cstring>
 
+#include "net/mbed.h"
+
 namespace outpost::testing {
 namespace {
 
@@ -127,20 +129,6 @@ Result<int> TcpConnect(const std::string& host, int port, int timeout_ms, int re
   return fd;
 }
 
-template <typename T, void (*Init)(T*), void (*Free)(T*)>
-class Mbed {
- public:
-  Mbed() { Init(&value_); }
-  ~Mbed() { Free(&value_); }
-  Mbed(const Mbed&) = delete;
-  Mbed& operator=(const Mbed&) = delete;
-  T* get() { return &value_; }
-  const T* get() const { return &value_; }
-
- private:
-  T value_;
-};
-
 }  // namespace
 
 std::string HttpResponse::Header(std::string_view name) const {
@@ -163,10 +151,10 @@ std::vector<std::string> HttpResponse::Headers(std::string_view name) const {
 // Declaration order: ssl points at conf, conf at ca; destroyed in reverse.
 struct HttpsClient::Session {
   Transport transport;
-  Mbed<mbedtls_x509_crt, mbedtls_x509_crt_init, mbedtls_x509_crt_free> ca;
+  net::Mbed<mbedtls_x509_crt, mbedtls_x509_crt_init, mbedtls_x509_crt_free> ca;
   std::vector<int> suite_ids;  // zero-terminated when set; conf points into it
-  Mbed<mbedtls_ssl_config, mbedtls_ssl_config_init, mbedtls_ssl_config_free> conf;
-  Mbed<mbedtls_ssl_context, mbedtls_ssl_init, mbedtls_ssl_free> ssl;
+  net::Mbed<mbedtls_ssl_config, mbedtls_ssl_config_init, mbedtls_ssl_config_free> conf;
+  net::Mbed<mbedtls_ssl_context, mbedtls_ssl_init, mbedtls_ssl_free> ssl;
   std::string pending;  // received plaintext not consumed yet
 
   ~Session() {
