@@ -26,11 +26,18 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path,
 struct Database::PendingWrite {
   const std::function<Status(Connection&)>* fn;
   const std::function<void()>* on_commit;  // null or empty: nothing to run
-  Status result;
-  bool done = false;
+  Status result = Status::Ok();
+  bool done = false;                  // guarded by queue_mu_
+  std::condition_variable done_cv;    // its caller waits here: a commit wakes only its own
 };
 
 namespace {
+
+// Runs one statement through the connection's statement cache (no parsing after the first).
+Status RunCached(Connection& conn, const char* sql) {
+  OUTPOST_ASSIGN_OR_RETURN(Statement stmt, conn.Prepare(sql));
+  return stmt.Run();
+}
 
 // The writer thread's id, so that a Write from inside a write fails instead of waiting forever.
 thread_local const Database* tls_writing_for = nullptr;
@@ -54,12 +61,12 @@ Database::~Database() {
 Status Database::Write(const std::function<Status(Connection&)>& fn,
                        const std::function<void()>& on_commit) {
   if (tls_writing_for == this) return Status::Internal("a database write inside a write");
-  PendingWrite w{&fn, &on_commit, Status::Ok(), false};
+  PendingWrite w{&fn, &on_commit};
   std::unique_lock<std::mutex> lock(queue_mu_);
   if (stopping_) return Status::Unavailable("the database is closing");
   queue_.push_back(&w);
   if (queue_.size() == 1) queue_cv_.notify_one();
-  done_cv_.wait(lock, [&w] { return w.done; });
+  w.done_cv.wait(lock, [&w] { return w.done; });
   return w.result;
 }
 
@@ -79,11 +86,11 @@ void Database::RunWriter() {
       std::lock_guard<std::mutex> lock(conn_mu_);
       CommitBatch(batch);
     }
-    {
-      std::lock_guard<std::mutex> lock(queue_mu_);
-      for (PendingWrite* w : batch) w->done = true;
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    for (PendingWrite* w : batch) {
+      w->done = true;
+      w->done_cv.notify_one();  // under the lock: `w` lives on its caller's stack
     }
-    done_cv_.notify_all();
   }
 }
 
@@ -103,16 +110,16 @@ void Database::CommitBatch(std::vector<PendingWrite*>& batch) {
   };
   for (PendingWrite* w : batch) {
     if (!open) {
-      Status begin = conn.Exec("BEGIN IMMEDIATE");
+      Status begin = RunCached(conn, "BEGIN IMMEDIATE");
       if (!begin.ok()) {
         w->result = begin;
         continue;
       }
       open = true;
     }
-    Status st = conn.Exec("SAVEPOINT w");
+    Status st = RunCached(conn, "SAVEPOINT w");
     if (st.ok()) st = (*w->fn)(conn);
-    if (st.ok()) st = conn.Exec("RELEASE w");
+    if (st.ok()) st = RunCached(conn, "RELEASE w");
     if (st.ok()) {
       in_txn.push_back(w);
       continue;
@@ -128,7 +135,7 @@ void Database::CommitBatch(std::vector<PendingWrite*>& batch) {
     }
   }
   if (open) {
-    Status commit = conn.Exec("COMMIT");
+    Status commit = RunCached(conn, "COMMIT");
     if (!commit.ok()) {
       if (conn.InTransaction()) (void)conn.Exec("ROLLBACK");
       fail_open(commit);

@@ -82,7 +82,6 @@ class Database {
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;  // the writer waits for work
-  std::condition_variable done_cv_;   // callers wait for their result
   std::deque<PendingWrite*> queue_;   // guarded by queue_mu_
   bool stopping_ = false;             // guarded by queue_mu_
   std::atomic<uint64_t> commits_{0}, writes_{0}, failed_{0}, max_batch_{0};
