@@ -1,6 +1,5 @@
 // File sharing over TLS against the real binary: streamed uploads and downloads, ranges, safe
 // serving headers, refusals of bad input, and what is (not) left on disk.
-#include <dirent.h>
 #include <sys/mount.h>
 
 #include <array>
@@ -20,23 +19,6 @@ namespace {
 
 using Json = nlohmann::json;
 using Headers = std::vector<std::pair<std::string, std::string>>;
-
-std::vector<std::string> FilesUnder(const std::string& path) {
-  std::vector<std::string> out;
-  DIR* h = opendir(path.c_str());
-  if (h == nullptr) return out;
-  while (dirent* e = readdir(h)) {
-    std::string n = e->d_name;
-    if (n == "." || n == "..") continue;
-    if (e->d_type == DT_DIR) {
-      for (auto& s : FilesUnder(path + "/" + n)) out.push_back(s);
-    } else {
-      out.push_back(path + "/" + n);
-    }
-  }
-  closedir(h);
-  return out;
-}
 
 // The server notices a client that hung up only when its read fails, on its own thread: wait
 // (10 s at most) for it to have cleaned up before looking.

@@ -1,5 +1,6 @@
 #include "support/temp_dir.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -31,6 +32,23 @@ void WriteTestFile(const std::string& path, const std::string& data) {
     done += static_cast<size_t>(n);
   }
   close(fd);
+}
+
+std::vector<std::string> FilesUnder(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* h = opendir(path.c_str());
+  if (h == nullptr) return out;
+  while (dirent* e = readdir(h)) {
+    std::string n = e->d_name;
+    if (n == "." || n == "..") continue;
+    if (e->d_type == DT_DIR) {
+      for (auto& s : FilesUnder(path + "/" + n)) out.push_back(s);
+    } else {
+      out.push_back(path + "/" + n);
+    }
+  }
+  closedir(h);
+  return out;
 }
 
 }  // namespace outpost::testing

@@ -3,6 +3,7 @@
 #define OUTPOST_TESTS_SUPPORT_TEMP_DIR_H_
 
 #include <string>
+#include <vector>
 
 namespace outpost::testing {
 
@@ -20,6 +21,9 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Every file below `path` (recursively), as full paths; empty when `path` cannot be read.
+std::vector<std::string> FilesUnder(const std::string& path);
 
 // Writes `data` to `path` (mode 0600), aborting the test run on failure.
 void WriteTestFile(const std::string& path, const std::string& data);

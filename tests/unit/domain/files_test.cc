@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <sys/mount.h>
 
 #include <cerrno>
@@ -83,22 +82,7 @@ struct FilesFixture {
 
   // Every regular file under the blob folder (recursively), tmp included.
   std::vector<std::string> DiskFiles(const std::string& d = "") {
-    std::string path = d.empty() ? dir.Sub("blobs") : d;
-    std::vector<std::string> out;
-    DIR* h = opendir(path.c_str());
-    if (h == nullptr) return out;
-    while (dirent* e = readdir(h)) {
-      std::string n = e->d_name;
-      if (n == "." || n == "..") continue;
-      if (e->d_type == DT_DIR) {
-        auto sub = DiskFiles(path + "/" + n);
-        out.insert(out.end(), sub.begin(), sub.end());
-      } else {
-        out.push_back(path + "/" + n);
-      }
-    }
-    closedir(h);
-    return out;
+    return testing::FilesUnder(d.empty() ? dir.Sub("blobs") : d);
   }
 };
 
