@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
+import { cppLiteral } from './cpp-literal.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -128,7 +129,7 @@ function renderIndex(entries) {
 // The MIT notices of the bundled packages: minified code drops them, their licences keep them.
 function renderLicenses(packages) {
   const parts = [
-    'The Outpost web client includes the following third-party software.\n',
+    'Outpost includes the following third-party software from the npm registry.\n',
   ];
   for (const name of packages) {
     const dir = path.join(HERE, 'node_modules', name);
@@ -173,29 +174,6 @@ function makeAsset(name, data) {
   };
 }
 
-// A C++ string literal for arbitrary bytes, split into lines of adjacent literals. Octal
-// escapes always take three digits, so a following digit is never read as part of one; '?'
-// is escaped so that no trigraph can form.
-function cppLiteral(data) {
-  const lines = [];
-  let line = '';
-  for (const byte of data) {
-    let piece;
-    if (byte === 0x22) piece = '\\"';
-    else if (byte === 0x5c) piece = '\\\\';
-    else if (byte === 0x3f) piece = '\\?';
-    else if (byte === 0x0a) piece = '\\n';
-    else if (byte >= 0x20 && byte < 0x7f) piece = String.fromCharCode(byte);
-    else piece = '\\' + byte.toString(8).padStart(3, '0');
-    line += piece;
-    if (line.length >= 100 || byte === 0x0a) {
-      lines.push(`    "${line}"`);
-      line = '';
-    }
-  }
-  if (line || lines.length === 0) lines.push(`    "${line}"`);
-  return lines.join('\n');
-}
 
 function cppString(s) {
   return `"${s.replace(/[\\"]/g, (c) => '\\' + c)}"`;
@@ -248,7 +226,9 @@ async function main() {
   const { out } = parseArgs(process.argv.slice(2));
   const { files, entries, packages } = await bundle();
   files.set('index.html', renderIndex(entries));
-  files.set('licenses.txt', renderLicenses(packages));
+  // The server embeds the common-passwords list of this package (breached-passwords.mjs), so
+  // its notice ships with the others.
+  files.set('licenses.txt', renderLicenses([...packages, '@zxcvbn-ts/language-common']));
 
   const names = [...files.keys()].sort();
   const assets = names.map((name) => makeAsset(name, files.get(name)));

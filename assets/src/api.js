@@ -61,7 +61,8 @@ async function request(method, path, body) {
     // An error page from a proxy, or a cut connection: handled below by status.
   }
   if (!res.ok) {
-    if (res.status === 401 && onUnauthorized && !path.endsWith('/auth/login') && !path.endsWith('/me')) onUnauthorized();
+    // Sign-in steps answer 401 for a wrong password or code: that is not a session ending.
+    if (res.status === 401 && onUnauthorized && !path.includes('/auth/login') && !path.endsWith('/me')) onUnauthorized();
     const err = (data && data.error) || {};
     throw new ApiError(res.status, err.code || 'http_' + res.status,
                        err.message || res.statusText || 'Request failed', retryAfterSeconds(res));
@@ -75,8 +76,22 @@ async function request(method, path, body) {
 export const api = {
   site: () => request('GET', '/api/v1/site'),
   me: () => request('GET', '/api/v1/me').then(remember),
-  login: (username, password) =>
-    request('POST', '/api/v1/auth/login', { username, password }).then(remember),
+  /**
+   * Step one of signing in. Answers the account (signed in), or
+   * { second_factor: 'totp' | 'enrol', pending } when a second step must follow.
+   * `consent` says the user accepted the login notice.
+   */
+  login: (username, password, consent) =>
+    request('POST', '/api/v1/auth/login', consent ? { username, password, consent: true } : { username, password })
+      .then(remember),
+  /** Step two: a code from the authenticator app, or a recovery code. */
+  loginTotp: (pending, code, recovery) =>
+    request('POST', '/api/v1/auth/login/totp', recovery ? { pending, recovery_code: code } : { pending, code })
+      .then(remember),
+  /** Step two when two-factor is required and not set up: the secret, then the first code. */
+  loginEnrol: (pending) => request('POST', '/api/v1/auth/login/enrol', { pending }),
+  loginEnrolConfirm: (pending, code) =>
+    request('POST', '/api/v1/auth/login/enrol/confirm', { pending, code }).then(remember),
   logout: () => request('POST', '/api/v1/auth/logout').then(() => remember(null)),
   /** Drops the token without asking the server, e.g. once it says the session is gone. */
   forget: () => remember(null),

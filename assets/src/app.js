@@ -5,8 +5,10 @@ import { Banner } from './banner.js';
 import { ChatView } from './chat.js';
 import { LoginView } from './login.js';
 import { Logo } from './logo.js';
+import { SecurityView } from './security.js';
 
-const DEFAULT_SITE = { name: 'Outpost', version: '', banner: { text: '', color: '' }, login_notice: '' };
+const DEFAULT_SITE = { name: 'Outpost', version: '', banner: { text: '', color: '' }, login_notice: '', require_consent: false };
+const SECURITY_HASH = '#/security';
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
 
 function str(value) {
@@ -21,6 +23,7 @@ function normalizeSite(site) {
     version: str(site && site.version),
     banner: { text: str(banner.text), color: str(banner.color) },
     login_notice: str(site && site.login_notice),
+    require_consent: Boolean(site && site.require_consent),
   };
 }
 
@@ -53,6 +56,13 @@ export function App() {
   const [site, setSite] = useState(DEFAULT_SITE);
   // { view: 'loading' } | { view: 'login', notice } | { view: 'home', me } | { view: 'offline', status }
   const [state, setState] = useState({ view: 'loading' });
+  // The Security page (two-factor, sessions) replaces the chat while the hash names it.
+  const [security, setSecurity] = useState(location.hash === SECURITY_HASH);
+  useEffect(() => {
+    const onHash = () => setSecurity(location.hash === SECURITY_HASH);
+    window.addEventListener('hashchange', onHash);
+    return () => window.removeEventListener('hashchange', onHash);
+  }, []);
 
   async function start() {
     setState({ view: 'loading' });
@@ -75,9 +85,9 @@ export function App() {
 
   useEffect(() => {
     // The chat fills the window exactly (its panes scroll); other pages scroll as a whole.
-    document.getElementById('app').classList.toggle('app-chat', state.view === 'home');
+    document.getElementById('app').classList.toggle('app-chat', state.view === 'home' && !security);
     if (state.view !== 'home') document.title = site.name;
-  }, [site.name, state.view]);
+  }, [site.name, state.view, security]);
 
   // When the session runs out, go back to the sign-in page and say why.
   const expiresAt = state.view === 'home' ? Date.parse(state.me.session && state.me.session.expires_at) : NaN;
@@ -106,7 +116,14 @@ export function App() {
   let page;
   switch (state.view) {
     case 'home':
-      page = html`<${ChatView} site=${site} me=${state.me} onSignOut=${signOut} />`;
+      page = security
+        ? html`
+          <header class="topbar topbar-plain">
+            <div class="brand"><${Logo} size=${28} /><span>${site.name}</span></div>
+          </header>
+          <${SecurityView} onBack=${() => { location.hash = '#/'; }}
+            onSignedOut=${() => { api.forget(); setState({ view: 'login', notice: 'signed-out' }); }} />`
+        : html`<${ChatView} site=${site} me=${state.me} onSignOut=${signOut} />`;
       break;
     case 'login':
       page = html`
@@ -125,7 +142,7 @@ export function App() {
 
   return html`
     <${Banner} banner=${site.banner} position="top" />
-    <div class="page ${state.view === 'home' ? 'page-chat' : ''}">
+    <div class="page ${state.view === 'home' && !security ? 'page-chat' : ''}">
       ${page}
       ${state.view !== 'loading' && state.view !== 'home' && html`
         <footer class="footer">${site.name}${site.version && ` ${site.version}`}</footer>`}

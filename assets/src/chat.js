@@ -6,9 +6,9 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/ho
 import { api } from './api.js';
 import { startLive } from './live.js';
 import { renderMarkdown, renderSnippet } from './markdown.js';
-import { initials } from './format.js';
+import { applyCompletion, findTrigger, initials, matchRooms, roomLink } from './format.js';
 import { Logo } from './logo.js';
-import { AdminView } from './admin.js';
+import { AdminView, mayOpenConsole, tabFromHash } from './admin.js';
 
 // Messages of an erased account keep their place with no author.
 const DELETED_AUTHOR = { id: 0, username: '', display_name: 'Deleted user' };
@@ -54,8 +54,8 @@ function Dialog({ title, onClose, children }) {
   </div>`;
 }
 
-function BrowseDialog({ onClose, onJoined }) {
-  const [q, setQ] = useState('');
+function BrowseDialog({ initialQuery, onClose, onJoined }) {
+  const [q, setQ] = useState(initialQuery || '');
   const [rooms, setRooms] = useState([]);
   const [error, setError] = useState('');
   useEffect(() => {
@@ -196,9 +196,39 @@ function Reactions({ msg, onToggle }) {
     ${r.emoji} <span>${r.count}</span></button>`)}</div>`;
 }
 
+// A grid of emoji buttons: focus moves into it when it opens, arrow keys move between them
+// (PER_ROW to a row), Home/End jump, Escape or Tab closes it and focus returns to the opener.
+const PER_ROW = 8;
 function EmojiPicker({ onPick, onClose }) {
-  return html`<div class="emoji-picker" role="menu" aria-label="Emoji" onKeyDown=${(e) => e.key === 'Escape' && onClose()}>
-    ${EMOJI.map((e) => html`<button type="button" role="menuitem" class="icon" aria-label=${e} onClick=${() => onPick(e)}>${e}</button>`)}
+  const ref = useRef(null);
+  const [at, setAt] = useState(0);
+  useEffect(() => {
+    const opener = document.activeElement;
+    const first = ref.current && ref.current.querySelector('button');
+    if (first) first.focus();
+    // Back to the opener unless the pick moved focus on purpose (the composer takes it back).
+    const picker = ref.current;
+    return () => {
+      const a = document.activeElement;
+      if (opener && opener.isConnected && (!a || a === document.body || (picker && picker.contains(a)))) opener.focus();
+    };
+  }, []);
+  function move(i) {
+    const n = (i + EMOJI.length) % EMOJI.length;
+    setAt(n);
+    const b = ref.current.querySelectorAll('button')[n];
+    if (b) b.focus();
+  }
+  function onKeyDown(e) {
+    const keys = { ArrowRight: at + 1, ArrowLeft: at - 1, ArrowDown: at + PER_ROW, ArrowUp: at - PER_ROW, Home: 0, End: EMOJI.length - 1 };
+    if (e.key in keys) { e.preventDefault(); move(keys[e.key]); } else if (e.key === 'Escape' || e.key === 'Tab') {
+      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); }
+      onClose();
+    }
+  }
+  return html`<div class="emoji-picker" role="group" aria-label="Emoji (arrow keys to move, Enter to pick, Escape to close)" ref=${ref} onKeyDown=${onKeyDown}>
+    ${EMOJI.map((e, i) => html`<button type="button" class="icon" tabindex=${i === at ? 0 : -1} aria-label=${e}
+      onClick=${() => onPick(e)}>${e}</button>`)}
   </div>`;
 }
 
@@ -260,24 +290,48 @@ function Message({ msg, me, grouped, ctx, inThread }) {
   </div>`;
 }
 
-function Composer({ roomId, threadId, me, members, disabled, ctx, label }) {
+// The composer: Markdown text, Enter to send; '@' suggests the room's members and '#' the
+// caller's channels (arrow keys choose, Enter or Tab inserts, Escape dismisses). A chosen
+// channel becomes a Markdown link to it, which the timeline shows as a room link.
+function Composer({ roomId, threadId, me, members, rooms, disabled, ctx, label }) {
   const key = `draft:${roomId}:${threadId || ''}`;
   const [text, setText] = useState(() => sessionStorage.getItem(key) || '');
   const [picker, setPicker] = useState(false);
-  // The @mention being typed, or null; suggestions follow the member list, which may arrive later.
-  const [mention, setMention] = useState(null);
-  const sugg = mention === null ? []
-    : (members || []).filter((p) => p.username.startsWith(mention) && p.username !== me.username).slice(0, 6);
+  // The @mention or #room being typed ({kind, query, start}), or null; suggestions follow the
+  // member list, which may arrive later.
+  const [trigger, setTrigger] = useState(null);
+  const [active, setActive] = useState(0);
+  const listId = `suggest-${roomId}-${threadId || 'main'}`;
+  let sugg = [];
+  if (trigger && trigger.kind === '@') {
+    sugg = (members || []).filter((p) => p.username.startsWith(trigger.query) && p.username !== me.username).slice(0, 6)
+      .map((p) => ({ key: `u${p.id}`, insert: `@${p.username}`, label: `@${p.username}`, hint: p.display_name }));
+  } else if (trigger && trigger.kind === '#') {
+    sugg = matchRooms(rooms, trigger.query).map((r) => ({ key: `r${r.id}`, insert: roomLink(r),
+      label: `${r.kind === 'private' ? '🔒' : '#'} ${r.name}`, hint: r.topic }));
+  }
+  const activeIndex = Math.min(active, Math.max(sugg.length - 1, 0));
   const ref = useRef(null);
-  useEffect(() => { setText(sessionStorage.getItem(key) || ''); }, [key]);
-  const update = (v) => {
+  useEffect(() => { setText(sessionStorage.getItem(key) || ''); setTrigger(null); }, [key]);
+  const update = (v, caret = v.length) => {
     setText(v);
     if (v) sessionStorage.setItem(key, v); else sessionStorage.removeItem(key);
     if (v.trim()) ctx.typing(roomId);
-    const m = v.match(/(?:^|\s)@([\w.-]*)$/);
-    setMention(m ? m[1] : null);
+    const t = findTrigger(v, caret);
+    if (!t || !trigger || t.kind !== trigger.kind || t.start !== trigger.start) setActive(0);
+    setTrigger(t);
   };
-  const complete = (u) => { update(text.replace(/@([\w.-]*)$/, `@${u} `)); setMention(null); ref.current.focus(); };
+  const complete = (s) => {
+    const el = ref.current;
+    const caret = el ? el.selectionStart : text.length;
+    const out = applyCompletion(text, caret, trigger, s.insert);
+    update(out.text, out.caret);
+    setTrigger(null);
+    if (el) {
+      el.focus();
+      requestAnimationFrame(() => el.setSelectionRange(out.caret, out.caret));
+    }
+  };
   function send() {
     const body = text.trim();
     if (!body) return;
@@ -285,19 +339,39 @@ function Composer({ roomId, threadId, me, members, disabled, ctx, label }) {
     ctx.send(roomId, body, threadId);
   }
   function onKeyDown(e) {
-    if (sugg.length && (e.key === 'Tab' || (e.key === 'Enter' && !e.shiftKey))) { e.preventDefault(); complete(sugg[0].username); return; }
+    if (sugg.length) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        setActive((activeIndex + (e.key === 'ArrowDown' ? 1 : -1) + sugg.length) % sugg.length);
+        return;
+      }
+      if (e.key === 'Tab' || (e.key === 'Enter' && !e.shiftKey && !e.isComposing)) { e.preventDefault(); complete(sugg[activeIndex]); return; }
+      if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); setTrigger(null); return; }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); send(); }
     else if (e.key === 'ArrowUp' && !text) { e.preventDefault(); ctx.editLast(roomId, threadId); }
   }
+  const what = trigger && trigger.kind === '#' ? 'Channel suggestions' : 'Mention suggestions';
   return html`<div class="composer">
-    ${sugg.length > 0 && html`<ul class="suggest" role="listbox" aria-label="Mention suggestions">${sugg.map((p) => html`<li role="option" aria-selected="false">
-      <button type="button" class="link" onClick=${() => complete(p.username)}>@${p.username} <span class="muted">${p.display_name}</span></button></li>`)}</ul>`}
+    ${sugg.length > 0 && html`<ul class="suggest" role="listbox" id=${listId} aria-label=${what}>${sugg.map((s, i) => html`<li
+      role="option" key=${s.key} id=${`${listId}-${i}`} aria-selected=${i === activeIndex ? 'true' : 'false'}
+      class=${i === activeIndex ? 'active' : ''} onMouseDown=${(e) => e.preventDefault()} onClick=${() => complete(s)}>
+      ${s.label} <span class="muted">${s.hint}</span></li>`)}</ul>`}
     <textarea ref=${ref} class="input" rows="2" aria-label=${label} placeholder=${disabled ? 'You cannot post here' : label}
-      disabled=${disabled} value=${text} onInput=${(e) => update(e.target.value)} onKeyDown=${onKeyDown}></textarea>
+      aria-autocomplete="list" aria-controls=${sugg.length ? listId : undefined}
+      aria-activedescendant=${sugg.length ? `${listId}-${activeIndex}` : undefined}
+      disabled=${disabled} value=${text} onInput=${(e) => update(e.target.value, e.target.selectionStart)} onKeyDown=${onKeyDown}
+      onClick=${(e) => setTrigger(findTrigger(e.target.value, e.target.selectionStart))}></textarea>
     <div class="composer-tools">
-      <button type="button" class="icon" aria-label="Insert emoji" onClick=${() => setPicker(!picker)}>☺</button>
-      ${picker && html`<${EmojiPicker} onPick=${(e) => { setPicker(false); update(text + e); ref.current.focus(); }} onClose=${() => setPicker(false)} />`}
-      <span class="muted small hint">Enter to send, Shift+Enter for a new line</span>
+      <button type="button" class="icon" aria-label="Insert emoji" aria-expanded=${picker ? 'true' : 'false'} onClick=${() => setPicker(!picker)}>☺</button>
+      ${picker && html`<${EmojiPicker} onPick=${(e) => {
+        const el = ref.current;
+        const caret = el ? el.selectionStart : text.length;
+        setPicker(false);
+        update(text.slice(0, caret) + e + text.slice(caret), caret + e.length);
+        if (el) { el.focus(); requestAnimationFrame(() => el.setSelectionRange(caret + e.length, caret + e.length)); }
+      }} onClose=${() => setPicker(false)} />`}
+      <span class="muted small hint">Enter to send, Shift+Enter for a new line, @ for people, # for channels</span>
       <button type="button" class="primary" onClick=${send} disabled=${disabled}>Send</button>
     </div>
   </div>`;
@@ -379,7 +453,7 @@ function ThreadPanel({ store, rootId, me, ctx, onClose }) {
       <div class="muted small thread-count">${t.replies.length} ${t.replies.length === 1 ? 'reply' : 'replies'}</div>
       ${t.replies.map((m) => html`<${Message} key=${m.id} msg=${m} me=${me} ctx=${ctx} inThread=${true} />`)}
     </div>
-    <${Composer} roomId=${root.room_id} threadId=${rootId} me=${me} ctx=${ctx} members=${store.members[root.room_id]} label="Reply in thread" />
+    <${Composer} roomId=${root.room_id} threadId=${rootId} me=${me} ctx=${ctx} members=${store.members[root.room_id]} rooms=${store.rooms} label="Reply in thread" />
   </aside>`;
 }
 
@@ -475,6 +549,7 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
   const [current, setCurrent] = useState(null);
   const [panel, setPanel] = useState(null); // {kind:'thread', id} | {kind:'pins'} | {kind:'members'} | {kind:'search'}
   const [dialog, setDialog] = useState(null);
+  const [browseQuery, setBrowseQuery] = useState(''); // what the directory opens with
   const [view, setView] = useState('chat');
   const [highlight, setHighlight] = useState(null);
   const [editId, setEditId] = useState(null);
@@ -610,6 +685,19 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
       history.replaceState(null, '', `#/m/${messageId}`);
     } catch {
       setAnnounce('That message could not be found.');
+    }
+  }
+
+  // A room link from a message: open it when we are in it, else offer the public channel in
+  // the directory (a private room we are not in reads as not found, like any other).
+  async function openLinkedRoom(id) {
+    if (store.rooms.some((r) => r.id === id)) { openRoom(id); return; }
+    try {
+      const r = await api.get(`/rooms/${id}`);
+      setBrowseQuery(r.room.name || '');
+      setDialog('browse');
+    } catch {
+      setAnnounce('That room could not be found.');
     }
   }
 
@@ -811,14 +899,18 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
         case 'notification': {
           // The server decides who is notified (mentions, DMs, followed threads).
           const visible = rm && rm.id === currentRef.current && !document.hidden;
-          if (!rm || visible) break;
-          rm.mentions = (rm.mentions || 0) + 1;
-          if (notifyRef.current && typeof Notification !== 'undefined') {
-            const label = roomLabel(rm, me.username);
+          if (visible) break;
+          // A first DM from someone is in no room we know yet: count it once the list is fetched
+          // again, but notify now.
+          if (rm) rm.mentions = (rm.mentions || 0) + 1; else roomsChanged = true;
+          if (notifyRef.current && typeof Notification !== 'undefined' && Notification.permission === 'granted' && d.message_id) {
             api.get(`/messages/${d.message_id}`).then((r) => {
               const m = r.message;
-              const n = new Notification(`${who(m).display_name || who(m).username} in ${label}`, { body: m.body.slice(0, 140), tag: `m${m.id}` });
-              n.onclick = () => { window.focus(); jump(m.id); };
+              const room = store.rooms.find((x) => x.id === m.room_id);
+              const label = room ? roomLabel(room, me.username) : 'a direct message';
+              const title = d.kind === 'dm' || (room && isDirect(room)) ? `${who(m).display_name || who(m).username}` : `${who(m).display_name || who(m).username} in ${label}`;
+              const n = new Notification(title, { body: m.body.slice(0, 140), tag: `m${m.id}` });
+              n.onclick = () => { window.focus(); jump(m.id); n.close(); };
             }, () => {});
           }
           break;
@@ -909,11 +1001,17 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
         const rr = h.match(/^#\/r\/(\d+)/);
         if (mm) jump(Number(mm[1]));
         else if (rr && rooms.some((r) => r.id === Number(rr[1]))) openRoom(Number(rr[1]));
-        else if (h === '#/admin' && me.role === 'admin') setView('admin');
+        else if (h.startsWith('#/admin') && mayOpenConsole(meAnswer)) setView('admin');
         else if (rooms.length) openRoom((rooms.find((r) => r.default) || rooms[0]).id);
       } catch (e) { if (e.status !== 401) setAnnounce(e.message); }
     })();
-    const onHash = () => { const m = location.hash.match(/^#\/m\/(\d+)/); if (m) jump(Number(m[1])); };
+    // Links in messages: permalinks (#/m/ID) and room links (#/r/ID, from #room in the composer).
+    const onHash = () => {
+      const m = location.hash.match(/^#\/m\/(\d+)/);
+      const r = location.hash.match(/^#\/r\/(\d+)$/);
+      if (m) jump(Number(m[1]));
+      else if (r && Number(r[1]) !== currentRef.current) openLinkedRoom(Number(r[1]));
+    };
     const onVis = () => { if (!document.hidden && currentRef.current) markRead(currentRef.current); };
     window.addEventListener('hashchange', onHash);
     document.addEventListener('visibilitychange', onVis);
@@ -997,15 +1095,19 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
         ${offline && html`<span class="offline" role="status">Reconnecting…</span>`}
         ${!notify && typeof Notification !== 'undefined' && Notification.permission !== 'denied' && html`<button type="button" class="link"
           onClick=${() => Notification.requestPermission().then((p) => setNotify(p === 'granted'))}>Enable notifications</button>`}
-        ${me.role === 'admin' && html`<button type="button" class="link" onClick=${() => { setView(view === 'admin' ? 'chat' : 'admin'); }}>
-          ${view === 'admin' ? 'Back to chat' : 'Admin console'}</button>`}
+        ${mayOpenConsole(meAnswer) && html`<button type="button" class="link" onClick=${() => {
+          const next = view === 'admin' ? 'chat' : 'admin';
+          setView(next);
+          history.replaceState(null, '', next === 'admin' ? '#/admin' : current ? `#/r/${current}` : '#/');
+        }}>${view === 'admin' ? 'Back to chat' : 'Admin console'}</button>`}
+        <a class="link" href="#/security">Security</a>
         <span class="account"><span class="avatar small-avatar" aria-hidden="true">${initials(name)}</span><span class="account-name">${name}</span></span>
         <button type="button" class="secondary small-btn" onClick=${() => onSignOut().catch(() => {})}>Sign out</button>
       </div>
     </header>
     <div class="chat">
       <${Sidebar} store=${store} me=${me.username} current=${view === 'chat' ? current : null} onOpen=${openRoom} onDialog=${setDialog} />
-      ${view === 'admin' ? html`<${AdminView} me=${me} site=${site} />` : html`<main class="room" id="main" aria-label="Room">
+      ${view === 'admin' ? html`<${AdminView} me=${me} site=${site} initialTab=${tabFromHash(location.hash)} />` : html`<main class="room" id="main" aria-label="Room">
         ${room ? html`<div class="room-head">
             <div class="room-title"><h1>${isDirect(room) ? '' : room.kind === 'private' ? '🔒 ' : '# '}${roomLabel(room, me.username)}</h1>
               ${room.topic && html`<span class="muted topic">${room.topic}</span>`}</div>
@@ -1018,7 +1120,7 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
             </div></div>
           <${Timeline} store=${store} room=${room} me=${me} ctx=${ctx} />
           <${TypingLine} store=${store} roomId=${room.id} />
-          <${Composer} roomId=${room.id} me=${me} ctx=${ctx} members=${store.members[room.id]} disabled=${!canPost}
+          <${Composer} roomId=${room.id} me=${me} ctx=${ctx} members=${store.members[room.id]} rooms=${store.rooms} disabled=${!canPost}
             label=${`Message ${isDirect(room) ? roomLabel(room, me.username) : '#' + room.name}`} />`
         : html`<div class="center muted">${store.rooms.length ? 'Pick a room.' : 'Join a channel to start.'}
             <button type="button" class="link" onClick=${() => setPanel({ kind: 'search' })}>Search</button></div>`}
@@ -1029,7 +1131,7 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
       ${panel && panel.kind === 'search' && html`<${SearchPanel} ctx=${ctx} onClose=${() => setPanel(null)} />`}`}
     </div>
     <div class="sr-only" aria-live="polite" aria-atomic="true">${announce}</div>
-    ${dialog === 'browse' && html`<${BrowseDialog} onClose=${() => setDialog(null)} onJoined=${opened} />`}
+    ${dialog === 'browse' && html`<${BrowseDialog} initialQuery=${browseQuery} onClose=${() => { setDialog(null); setBrowseQuery(''); }} onJoined=${opened} />`}
     ${dialog === 'channel' && html`<${NewChannelDialog} onClose=${() => setDialog(null)} onCreated=${opened} />`}
     ${dialog === 'dm' && html`<${NewMessageDialog} me=${me.username} onClose=${() => setDialog(null)} onCreated=${opened} />`}`;
 }

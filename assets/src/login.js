@@ -15,7 +15,10 @@ function loginErrorMessage(err) {
     case 401:
       return 'Wrong username or password.';
     case 403:
-      return 'This account is disabled. Contact your administrator.';
+      if (err.code === 'consent_required') return 'Read the notice and tick “I understand and consent” first.';
+      return err.message && err.code !== 'failed_precondition'
+        ? err.message
+        : 'This account is disabled. Contact your administrator.';
     case 429:
       return err.retryAfter > 0
         ? `Too many sign-in attempts. Wait ${formatWait(err.retryAfter)}, then try again.`
@@ -27,21 +30,135 @@ function loginErrorMessage(err) {
   }
 }
 
+function codeErrorMessage(err, recovery) {
+  if (err.status === 401 && /sign in again/.test(err.message)) return err.message;
+  if (err.status === 401) return recovery ? 'That recovery code is wrong or was already used.' : 'Wrong or already used code. Wait for the next one, then try again.';
+  return loginErrorMessage(err);
+}
+
+/** The recovery codes, shown once, with a way to copy them. */
+export function RecoveryCodes({ codes }) {
+  return html`
+    <div class="info" role="status">
+      <p><strong>Save these recovery codes now.</strong> Each signs you in once if you lose your
+        authenticator. They will not be shown again.</p>
+      <pre class="recovery-codes" tabindex="0" aria-label="Recovery codes">${codes.join('\n')}</pre>
+      ${navigator.clipboard && html`<button type="button" class="secondary"
+        onClick=${() => navigator.clipboard.writeText(codes.join('\n'))}>Copy codes</button>`}
+    </div>`;
+}
+
+/** The secret of a new enrolment: the otpauth:// URI and the base32 key, as text. */
+export function EnrolmentSecret({ enrolment }) {
+  return html`
+    <div class="field">
+      <p>Add this account to your authenticator app (TOTP, 6 digits, 30 seconds): enter the key
+        by hand, or paste the otpauth link into an app that accepts one.</p>
+      <label for="totp-secret">Key</label>
+      <input id="totp-secret" type="text" readOnly value=${enrolment.secret}
+        onFocus=${(e) => e.currentTarget.select()} />
+      <label for="totp-uri">otpauth link</label>
+      <input id="totp-uri" type="text" readOnly value=${enrolment.otpauth_uri}
+        onFocus=${(e) => e.currentTarget.select()} />
+    </div>`;
+}
+
+// Step two: a code from the app or a recovery code (step = 'totp'), or a first enrolment
+// (step = 'enrol') ending with the recovery codes.
+function SecondFactor({ step, pending, onSignedIn, onRestart }) {
+  const [code, setCode] = useState('');
+  const [recovery, setRecovery] = useState(false);
+  const [enrolment, setEnrolment] = useState(null);
+  const [done, setDone] = useState(null); // the account, once enrolment handed out codes
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState(null);
+  const codeRef = useRef(null);
+
+  useEffect(() => {
+    if (step !== 'enrol') return;
+    api.loginEnrol(pending).then(setEnrolment, (err) => setError(codeErrorMessage(err, false)));
+  }, [step, pending]);
+  useEffect(() => {
+    if (codeRef.current) codeRef.current.focus();
+  }, [recovery, enrolment]);
+
+  async function submit(event) {
+    event.preventDefault();
+    if (busy) return;
+    const value = code.trim();
+    if (!value) {
+      setError(recovery ? 'Enter a recovery code.' : 'Enter the 6-digit code from your app.');
+      return;
+    }
+    setError(null);
+    setBusy(true);
+    try {
+      if (step === 'enrol') {
+        const me = await api.loginEnrolConfirm(pending, value);
+        setBusy(false);
+        setDone(me);
+        return;
+      }
+      const me = await api.loginTotp(pending, value, recovery);
+      onSignedIn(me);
+    } catch (err) {
+      setBusy(false);
+      setCode('');
+      setError(codeErrorMessage(err, recovery));
+      if (codeRef.current) codeRef.current.focus();
+    }
+  }
+
+  if (done) {
+    return html`
+      <${RecoveryCodes} codes=${done.recovery_codes || []} />
+      <button type="button" class="primary wide" onClick=${() => onSignedIn(done)}>I saved them, continue</button>`;
+  }
+  return html`
+    <form method="post" novalidate onSubmit=${submit} aria-busy=${busy ? 'true' : 'false'}>
+      ${step === 'enrol'
+        ? html`<p><strong>Two-factor authentication is required for your account.</strong> Set it up to continue.</p>
+            ${enrolment && html`<${EnrolmentSecret} enrolment=${enrolment} />`}`
+        : html`<p>${recovery ? 'Enter one of your recovery codes.' : 'Enter the 6-digit code from your authenticator app.'}</p>`}
+      <div class="field">
+        <label for="code">${recovery ? 'Recovery code' : 'Code'}</label>
+        <input id="code" name="code" type="text" ref=${codeRef} value=${code} readOnly=${busy}
+          autocomplete="one-time-code" inputmode=${recovery ? 'text' : 'numeric'} spellcheck="false"
+          aria-describedby=${error ? 'code-error' : undefined} aria-invalid=${error ? 'true' : undefined}
+          onInput=${(e) => setCode(e.currentTarget.value)} />
+      </div>
+      <div id="code-error" class="form-error" aria-live="assertive" aria-atomic="true">
+        ${error && html`<p>${error}</p>`}
+      </div>
+      <button type="submit" class="primary wide" aria-disabled=${busy ? 'true' : undefined}>
+        ${busy && html`<span class="spinner" aria-hidden="true"></span>`}
+        ${busy ? 'Checking…' : step === 'enrol' ? 'Turn on and sign in' : 'Sign in'}
+      </button>
+      ${step === 'totp' && html`<button type="button" class="link" onClick=${() => { setRecovery(!recovery); setCode(''); setError(null); }}>
+        ${recovery ? 'Use a code from the app' : 'Use a recovery code'}</button>`}
+      <button type="button" class="link" onClick=${onRestart}>Start over</button>
+    </form>`;
+}
+
 /**
- * The sign-in page. Calls onSignedIn(me) with the /auth/login response; the page then goes away.
- * `notice` is a key of NOTICES (why the user is here), or undefined.
+ * The sign-in page. Calls onSignedIn(me) with the account once every step is done; the page
+ * then goes away. `notice` is a key of NOTICES (why the user is here), or undefined.
  */
 export function LoginView({ site, notice, onSignedIn }) {
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
   const [showPassword, setShowPassword] = useState(false);
+  const [consent, setConsent] = useState(false);
   const [busy, setBusy] = useState(false);
-  const [error, setError] = useState(null); // { message, field: 'username' | 'password' | null }
+  const [error, setError] = useState(null); // { message, field: 'username' | 'password' | 'consent' | null }
+  const [second, setSecond] = useState(null); // { step: 'totp' | 'enrol', pending }
   const usernameRef = useRef(null);
   const passwordRef = useRef(null);
+  const consentRef = useRef(null);
+  const hasNotice = Boolean(site.login_notice);
 
   useEffect(() => {
-    usernameRef.current.focus();
+    (hasNotice && !consent ? consentRef : usernameRef).current.focus();
     // Time to interactive of a first visit: the form is on screen and takes input.
     if (!performance.getEntriesByName('outpost:interactive').length) performance.mark('outpost:interactive');
   }, []);
@@ -49,6 +166,11 @@ export function LoginView({ site, notice, onSignedIn }) {
   async function submit(event) {
     event.preventDefault();
     if (busy) return;
+    if (hasNotice && !consent) {
+      setError({ message: 'Read the notice and tick “I understand and consent” to continue.', field: 'consent' });
+      consentRef.current.focus();
+      return;
+    }
     const name = username.trim();
     if (!name || !password) {
       const field = name ? 'password' : 'username';
@@ -60,7 +182,7 @@ export function LoginView({ site, notice, onSignedIn }) {
     setBusy(true);
     let me;
     try {
-      me = await api.login(name, password);
+      me = await api.login(name, password, hasNotice && consent);
     } catch (err) {
       setBusy(false);
       const wrong = err.status === 401;
@@ -69,6 +191,12 @@ export function LoginView({ site, notice, onSignedIn }) {
         setPassword('');
         passwordRef.current.focus();
       }
+      return;
+    }
+    setPassword('');
+    setBusy(false);
+    if (me && me.second_factor) {
+      setSecond({ step: me.second_factor, pending: me.pending });
       return;
     }
     onSignedIn(me);
@@ -84,9 +212,21 @@ export function LoginView({ site, notice, onSignedIn }) {
         <p class="login-lead">Secure team chat for this site. Your messages stay on this network.</p>
       </div>
       <div class="card login-card">
-        ${site.login_notice && html`
-          <section class="login-notice" aria-label="Notice" tabindex="0">${site.login_notice}</section>`}
-        ${notice && NOTICES[notice] && html`<p class="info" role="status">${NOTICES[notice]}</p>`}
+        ${notice && NOTICES[notice] && !second && html`<p class="info" role="status">${NOTICES[notice]}</p>`}
+        ${second
+          ? html`<${SecondFactor} step=${second.step} pending=${second.pending} onSignedIn=${onSignedIn}
+              onRestart=${() => { setSecond(null); setError(null); }} />`
+          : html`
+        ${hasNotice && html`
+          <section class="login-notice" aria-label="Notice" tabindex="0">${site.login_notice}</section>
+          <div class="field">
+            <label>
+              <input type="checkbox" ref=${consentRef} checked=${consent}
+                aria-invalid=${invalid('consent')} aria-describedby=${describedBy('consent')}
+                onChange=${(e) => { setConsent(e.currentTarget.checked); setError(null); }} />
+              ${' '}I understand and consent
+            </label>
+          </div>`}
         <form method="post" novalidate onSubmit=${submit} aria-busy=${busy ? 'true' : 'false'}>
           <div class="field">
             <label for="username">Username</label>
@@ -118,7 +258,7 @@ export function LoginView({ site, notice, onSignedIn }) {
             ${busy && html`<span class="spinner" aria-hidden="true"></span>`}
             ${busy ? 'Signing in…' : 'Sign in'}
           </button>
-        </form>
+        </form>`}
       </div>
     </main>`;
 }

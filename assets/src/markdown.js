@@ -1,6 +1,7 @@
 // Message Markdown: marked renders, DOMPurify keeps a strict allowlist. No images at all (so
 // nothing is fetched from any origin), links open in a new tab without referrer or opener,
-// and @mentions outside code are wrapped in <span class="mention">.
+// and @mentions outside code are wrapped in <span class="mention">. Links to a room
+// (#/r/ID, what the composer's #room completion inserts) or a message (#/m/ID) stay in the app.
 import { Marked } from 'marked';
 import DOMPurify from 'dompurify';
 
@@ -10,10 +11,21 @@ const ALLOWED_TAGS = ['p', 'br', 'strong', 'em', 'del', 's', 'code', 'pre', 'blo
   'li', 'a', 'hr', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'table', 'thead', 'tbody', 'tr', 'th', 'td', 'span'];
 const SAFE_URL = /^(?:https?:|mailto:|#\/)/i;
 
+const ROOM_LINK = /^#\/r\/\d{1,18}$/;
+const MESSAGE_LINK = /^#\/m\/\d{1,18}$/;
+
 DOMPurify.addHook('afterSanitizeAttributes', (node) => {
   if (node.tagName === 'A') {
     const href = node.getAttribute('href') || '';
     if (!SAFE_URL.test(href)) node.removeAttribute('href');
+    if (ROOM_LINK.test(href) || MESSAGE_LINK.test(href)) {
+      // In-app links (from #room in the composer, or a pasted permalink) stay in this tab: the
+      // chat follows the hash. Any other '#/' link is dropped rather than guessed at.
+      node.removeAttribute('target');
+      node.setAttribute('class', ROOM_LINK.test(href) ? 'room-ref' : 'message-ref');
+      return;
+    }
+    if (href.startsWith('#/')) node.removeAttribute('href');
     node.setAttribute('target', '_blank');
     node.setAttribute('rel', 'noopener noreferrer');
   }

@@ -65,4 +65,42 @@ Status HandleAuditSearch(Call& call) {
   return Status::Ok();
 }
 
+nlohmann::json AuditHealthJson(const Services& svc) {
+  nlohmann::json storage = nullptr;
+  if (svc.audit_storage != nullptr) {
+    const domain::AuditStorageStatus s = svc.audit_storage->status();
+    storage = {{"measured", s.measured},
+               {"size_bytes", s.size_bytes},
+               {"max_bytes", s.max_bytes},
+               {"ratio", s.ratio},
+               {"alert", s.alert},
+               {"checked_at", s.checked_at ? nlohmann::json(FormatIso8601(s.checked_at))
+                                           : nlohmann::json(nullptr)}};
+  }
+  nlohmann::json forward = {{"enabled", false}};
+  if (svc.audit_forwarder != nullptr) {
+    const domain::ForwarderStatus f = svc.audit_forwarder->status();
+    auto time = [](UnixMillis t) {
+      return t ? nlohmann::json(FormatIso8601(t)) : nlohmann::json(nullptr);
+    };
+    forward = {{"enabled", true},
+               {"target", svc.audit_forwarder->options().target},
+               {"connected", f.connected},
+               {"down", f.down},
+               {"down_since", time(f.down_since)},
+               {"cursor", f.cursor},
+               {"head", f.head},
+               {"lag_records", f.lag},
+               {"last_success", time(f.last_success)},
+               {"last_error", f.last_error.empty() ? nlohmann::json(nullptr)
+                                                   : nlohmann::json(f.last_error)}};
+  }
+  return {{"storage", storage}, {"forward", forward}};
+}
+
+Status HandleAuditStatus(Call& call) {
+  SetJson(call.res, 200, AuditHealthJson(call.svc));
+  return Status::Ok();
+}
+
 }  // namespace outpost::api

@@ -187,6 +187,12 @@ nlohmann::json FileList(const std::vector<domain::FileInfo>& files) {
 Status HandleUploadFile(Call& call) {
   OUTPOST_RETURN_IF_ERROR(NeedFiles(call));
   if (call.content_reader == nullptr) return Status::Internal("upload route without a reader");
+  if (RateLimiter* limit = call.svc.upload_limiter; limit != nullptr) {
+    if (int64_t wait = limit->Take(call.principal->user.id); wait > 0) {
+      SetRateLimited(call.res, wait, "uploads", limit->per_minute());
+      return Status::Ok();
+    }
+  }
   const bool multipart = call.req.is_multipart_form_data();
   domain::UploadRequest request;
   request.name = call.req.get_param_value("name");

@@ -1,36 +1,15 @@
 #include "api/handlers.h"
 
+#include "api/handler_audit.h"
+
 #include <httplib.h>
 
+#include "api/role_handlers.h"
 #include "util/crypto.h"
 #include "util/log.h"
 
 namespace outpost::api {
 namespace {
-
-// Reads a required string member of the JSON body.
-Result<std::string> StringField(const nlohmann::json& body, const char* name, size_t max_bytes) {
-  auto it = body.find(name);
-  if (it == body.end() || !it->is_string()) {
-    return Status::InvalidArgument(std::string("'") + name + "' is required and must be a string");
-  }
-  std::string value = it->get<std::string>();
-  if (value.size() > max_bytes) {
-    return Status::InvalidArgument(std::string("'") + name + "' is too long");
-  }
-  return value;
-}
-
-nlohmann::json MeJson(const domain::Principal& p, const domain::Sessions& sessions) {
-  nlohmann::json j = {{"user", UserJson(p.user)}};
-  if (p.session.id != 0) {
-    j["csrf_token"] = p.session.csrf_token;
-    j["session"] = SessionJson(p.session, sessions);
-  } else {
-    j["api_token_id"] = p.api_token_id;
-  }
-  return j;
-}
 
 nlohmann::json TokenJson(const domain::ApiToken& t) {
   return {{"id", t.id},
@@ -42,49 +21,8 @@ nlohmann::json TokenJson(const domain::ApiToken& t) {
                                       : nlohmann::json(nullptr)}};
 }
 
-// The audit event for `action` on `target` by the caller, from the caller's address.
-domain::AuditEvent AuditEventFor(const Call& call, std::string action, std::string target) {
-  domain::AuditEvent e;
-  if (call.principal) {
-    e.actor = call.principal->user.username;
-    e.actor_id = call.principal->user.id;
-  }
-  e.source_ip = call.req.remote_addr;
-  e.action = std::move(action);
-  e.target = std::move(target);
-  return e;
-}
-
-// Refuses an action before it runs when its audit record could not be written (the actions
-// below run in transactions of their own, which the audit log cannot join).
-Status AdmitAudit(Call& call) {
-  return call.svc.audit != nullptr ? call.svc.audit->Admit() : Status::Ok();
-}
-
-// Records `event` with the outcome of `result` (failure with its code as details.reason).
-// Returns the audit log's verdict: under the refuse policy, an error the caller must return.
-Status Audit(Call& call, domain::AuditEvent event, const Status& result) {
-  if (call.svc.audit == nullptr) return Status::Ok();
-  if (!result.ok()) {
-    event.outcome = domain::AuditOutcome::kFailure;
-    event.details["reason"] = CodeName(result.code());
-  }
-  return call.svc.audit->Append(event).status();
-}
-
-// For actions that only take access away (logout, revoking a token, disabling a user): they
-// are never refused for want of an audit record, since refusing them would leave the access in
-// place; a lost record is logged instead.
-void AuditAnyway(Call& call, domain::AuditEvent event, const Status& result) {
-  if (Status st = Audit(call, event, result); !st.ok()) {
-    log::Error("audit record lost", {{"action", event.action}, {"error", st.ToString()}});
-  }
-}
 
 // Closes the user's WebSockets: they were opened with credentials that no longer hold.
-void EndRealtime(Call& call, int64_t user_id, const std::string& reason) {
-  if (call.svc.realtime != nullptr) call.svc.realtime->EndUser(user_id, reason);
-}
 void EndRealtime(Call& call, const std::string& username, const std::string& reason) {
   if (call.svc.realtime == nullptr) return;
   if (Result<domain::User> u = call.svc.accounts->FindByName(username); u.ok()) {
@@ -203,81 +141,17 @@ Status HandlePresence(Call& call) {
 
 Status HandleSite(Call& call) {
   const ApiOptions& o = *call.svc.options;
+  // The admin console may have changed these since the start (domain/site_settings.h).
+  const domain::SiteText text =
+      call.svc.site_settings != nullptr
+          ? call.svc.site_settings->Current()
+          : domain::SiteText{o.banner_text, o.banner_color, o.login_notice};
   SetJson(call.res, 200,
           {{"name", o.site_name},
            {"version", OUTPOST_VERSION},
-           {"banner", {{"text", o.banner_text}, {"color", o.banner_color}}},
-           {"login_notice", o.login_notice}});
-  return Status::Ok();
-}
-
-Status HandleLogin(Call& call) {
-  if (!call.svc.login_throttle->Allow(call.req.remote_addr)) {
-    log::Warn("login throttled", {{"remote", call.req.remote_addr}});
-    // A refused flood must not become an audit flood: one record per address a minute.
-    static LoginThrottle audited_once(SystemClock(), 1);
-    if (audited_once.Allow(call.req.remote_addr)) {
-      domain::AuditEvent event = AuditEventFor(call, "auth.login_throttled", "");
-      event.outcome = domain::AuditOutcome::kDenied;
-      AuditAnyway(call, event, Status::Ok());
-    }
-    return Status::ResourceExhausted("too many sign-in attempts from this address; wait a minute");
-  }
-  OUTPOST_ASSIGN_OR_RETURN(std::string username, StringField(call.body, "username", 256));
-  OUTPOST_RETURN_IF_ERROR(AdmitAudit(call));
-  OUTPOST_ASSIGN_OR_RETURN(std::string password, StringField(call.body, "password", 4096));
-  Result<domain::User> user = call.svc.accounts->Authenticate(username, password);
-  WipeString(&password);
-  // People type passwords into the name field: keep a claimed name only when it could be one.
-  std::string claimed = domain::CheckUsername(username).ok() ? username : "(not a user name)";
-  domain::AuditEvent event = AuditEventFor(call, "auth.login", "user:" + claimed);
-  event.actor = claimed;
-  if (!user.ok()) {
-    log::Warn("login failed", {{"user", username.substr(0, 64)},
-                               {"remote", call.req.remote_addr},
-                               {"reason", CodeName(user.status().code())}});
-    event.action = "auth.login_failed";
-    AuditAnyway(call, event, user.status());
-    return user.status();
-  }
-  event.actor = user->username;
-  event.actor_id = user->id;
-  std::string token;
-  OUTPOST_ASSIGN_OR_RETURN(
-      domain::Session session,
-      call.svc.sessions->Create(user->id, call.req.remote_addr,
-                                call.req.get_header_value("User-Agent"), &token));
-  if (Status st = Audit(call, event, Status::Ok()); !st.ok()) {
-    WipeString(&token);
-    (void)call.svc.sessions->RevokeById(session.id);  // never handed out: no unaudited session
-    return st;
-  }
-  int64_t max_age = call.svc.sessions->policy().absolute_timeout_ms / 1000;
-  call.res.set_header("Set-Cookie", SessionCookie(call.svc.options->cookie_name, token, max_age));
-  WipeString(&token);
-  log::Info("login", {{"user", user->username}, {"remote", call.req.remote_addr}});
-  domain::Principal p{*user, session, 0};
-  SetJson(call.res, 200, MeJson(p, *call.svc.sessions));
-  return Status::Ok();
-}
-
-Status HandleLogout(Call& call) {
-  if (call.principal->session.id != 0) {
-    Status st = call.svc.sessions->RevokeById(call.principal->session.id);
-    AuditAnyway(call, AuditEventFor(call, "auth.logout", "session"), st);
-    OUTPOST_RETURN_IF_ERROR(st);
-    // Sockets are not tied to one session: all close, and the user's other signed-in
-    // browsers reconnect with their own cookie and resume.
-    EndRealtime(call, call.principal->user.id, "signed out");
-  }
-  call.res.status = 204;
-  call.res.set_header("Set-Cookie", SessionCookie(call.svc.options->cookie_name, "", 0));
-  log::Info("logout", {{"user", call.principal->user.username}});
-  return Status::Ok();
-}
-
-Status HandleMe(Call& call) {
-  SetJson(call.res, 200, MeJson(*call.principal, *call.svc.sessions));
+           {"banner", {{"text", text.banner_text}, {"color", text.banner_color}}},
+           {"login_notice", text.login_notice},
+           {"require_consent", o.require_consent}});
   return Status::Ok();
 }
 
@@ -326,7 +200,7 @@ Status HandleRevokeToken(Call& call) {
   Status st = call.svc.api_tokens->Revoke(call.principal->user.id, id);
   AuditAnyway(call, AuditEventFor(call, "token.revoke", "token:" + std::to_string(id)), st);
   OUTPOST_RETURN_IF_ERROR(st);
-  EndRealtime(call, call.principal->user.id, "an API token was revoked");
+  if (call.svc.realtime != nullptr) call.svc.realtime->EndToken(id, "the API token was revoked");
   call.res.status = 204;
   return Status::Ok();
 }
@@ -350,6 +224,7 @@ Status HandleCreateUser(Call& call) {
   if (call.body.contains("role")) {
     OUTPOST_ASSIGN_OR_RETURN(role, StringField(call.body, "role", 64));
   }
+  OUTPOST_RETURN_IF_ERROR(CheckGrantableRole(call, role));
   Status admitted = AdmitAudit(call);
   if (!admitted.ok()) {
     WipeString(&password);

@@ -13,10 +13,27 @@ Status HandleMetrics(Call& call);
 Status HandleSite(Call& call);
 Status HandlePresence(Call& call);
 
-// Sign-in and the caller's own account.
+// Sign-in, the second factor, sign-out and the caller's own account (auth_handlers.cc).
 Status HandleLogin(Call& call);
+Status HandleLoginTotp(Call& call);
+Status HandleLoginEnrol(Call& call);
+Status HandleLoginEnrolConfirm(Call& call);
 Status HandleLogout(Call& call);
 Status HandleMe(Call& call);
+// Two-factor authentication of the caller, and an administrator's reset (auth_handlers.cc).
+Status HandleTwoFactorState(Call& call);
+Status HandleTwoFactorEnrol(Call& call);
+Status HandleTwoFactorConfirm(Call& call);
+Status HandleTwoFactorDisable(Call& call);
+Status HandleRecoveryCodes(Call& call);
+Status HandleResetTwoFactor(Call& call);
+// Sessions: the caller's, and (administrators) another account's (auth_handlers.cc).
+Status HandleMySessions(Call& call);
+Status HandleRevokeMySession(Call& call);
+Status HandleRevokeMySessions(Call& call);
+Status HandleUserSessions(Call& call);
+Status HandleRevokeUserSession(Call& call);
+Status HandleRevokeUserSessions(Call& call);
 Status HandleListTokens(Call& call);
 Status HandleCreateToken(Call& call);
 Status HandleRevokeToken(Call& call);
@@ -29,6 +46,16 @@ Status HandleEnableUser(Call& call);
 
 // The auditor view (audit_handlers.cc).
 Status HandleAuditSearch(Call& call);
+// GET /api/v1/audit/status: AuditHealthJson.
+Status HandleAuditStatus(Call& call);
+// The audit log's health: storage (size, limit, ratio, alert) and SIEM forwarding (enabled,
+// connected, cursor, lag, last success, outage). Parts the server runs without are null.
+nlohmann::json AuditHealthJson(const Services& svc);
+
+// Starts a session for `user` once every factor was checked (the password sign-in's last
+// step, shared by the smart-card sign-in): audits auth.login with `details`, sets the cookie,
+// answers 200 with the account. No session survives an audit record that cannot be written.
+Status StartSession(Call& call, const domain::User& user, nlohmann::json details);
 
 // Builds the session cookie header value; an empty token with max_age 0 clears it.
 std::string SessionCookie(const std::string& name, const std::string& token, int64_t max_age_s);

@@ -3,11 +3,26 @@
 #include <sodium.h>
 
 #include "api/chat_handlers.h"
+#include "api/handler_audit.h"
 
 namespace outpost::api {
 namespace {
 
 const domain::User& Actor(const Call& call) { return call.principal->user; }
+
+// Runs `change` to the message named in the path. An author changing their own message is
+// not audited; anyone else (a moderator, an administrator) is, as `action` with the room and
+// the author, never the text.
+Status ByModeratorAudited(Call& call, const char* action,
+                          const std::function<Status(domain::AuditEvent&)>& change) {
+  Result<domain::Message> before = call.svc.messages->Get(Actor(call), PathId(call));
+  domain::AuditEvent unused;
+  if (!before.ok() || before->author_id == Actor(call).id) return change(unused);
+  domain::AuditEvent event =
+      AuditEventFor(call, action, "message:" + std::to_string(before->id));
+  event.details = {{"room_id", before->room_id}, {"author", before->author_username}};
+  return AuditedChange(call, event, change);
+}
 
 Status Done(Call& call) {
   call.res.status = 204;
@@ -86,6 +101,12 @@ Status HandleHistory(Call& call) {
 }
 
 Status HandlePostMessage(Call& call) {
+  if (RateLimiter* limit = call.svc.post_limiter; limit != nullptr) {
+    if (int64_t wait = limit->Take(call.principal->user.id); wait > 0) {
+      SetRateLimited(call.res, wait, "messages", limit->per_minute());
+      return Status::Ok();
+    }
+  }
   domain::PostRequest req;
   req.room_id = PathId(call);
   OUTPOST_ASSIGN_OR_RETURN(req.body, RequiredString(call.body, "body"));
@@ -124,14 +145,19 @@ Status HandleGetMessage(Call& call) {
 
 Status HandleEditMessage(Call& call) {
   OUTPOST_ASSIGN_OR_RETURN(std::string body, RequiredString(call.body, "body"));
-  OUTPOST_ASSIGN_OR_RETURN(domain::Message m,
-                           call.svc.messages->Edit(Actor(call), PathId(call), body));
+  domain::Message m;
+  OUTPOST_RETURN_IF_ERROR(ByModeratorAudited(call, "message.edit", [&](domain::AuditEvent&) {
+    OUTPOST_ASSIGN_OR_RETURN(m, call.svc.messages->Edit(Actor(call), PathId(call), body));
+    return Status::Ok();
+  }));
   SetJson(call.res, 200, {{"message", domain::MessageJson(m)}});
   return Status::Ok();
 }
 
 Status HandleDeleteMessage(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(call.svc.messages->Delete(Actor(call), PathId(call)));
+  OUTPOST_RETURN_IF_ERROR(ByModeratorAudited(call, "message.delete", [&](domain::AuditEvent&) {
+    return call.svc.messages->Delete(Actor(call), PathId(call));
+  }));
   return Done(call);
 }
 

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "domain/audit_forwarder.h"
+#include "domain/audit_watch.h"
 #include "domain/backup_scheduler.h"
 
 namespace outpost::api {
@@ -109,6 +111,55 @@ std::string Metrics::Render(int open_connections, int64_t db_size_bytes,
           << "outpost_backup_last_error_info{reason=\"" << Escape(s.last_error_reason)
           << "\"} 1\n";
     }
+  }
+  if (const domain::AuditStorageMonitor* storage = audit_storage_.load()) {
+    const domain::AuditStorageStatus a = storage->status();
+    out << "# HELP outpost_audit_storage_bytes Database pages held by the audit log.\n"
+        << "# TYPE outpost_audit_storage_bytes gauge\n"
+        << "outpost_audit_storage_bytes " << a.size_bytes << "\n"
+        << "# HELP outpost_audit_storage_max_bytes The audit log's budget ([audit] max_size_mb).\n"
+        << "# TYPE outpost_audit_storage_max_bytes gauge\n"
+        << "outpost_audit_storage_max_bytes " << a.max_bytes << "\n"
+        << "# HELP outpost_audit_storage_ratio Audit log size over its budget (alert at 0.75).\n"
+        << "# TYPE outpost_audit_storage_ratio gauge\n"
+        << "outpost_audit_storage_ratio " << Num(a.ratio) << "\n"
+        << "# HELP outpost_audit_storage_alert 1 when the audit log uses 75% or more of its "
+           "budget, or its size cannot be measured.\n"
+        << "# TYPE outpost_audit_storage_alert gauge\n"
+        << "outpost_audit_storage_alert " << (a.alert ? 1 : 0) << "\n";
+  }
+  const domain::AuditForwarder* forwarder = audit_forwarder_.load();
+  out << "# HELP outpost_audit_forward_enabled 1 when audit records are forwarded to a SIEM.\n"
+      << "# TYPE outpost_audit_forward_enabled gauge\n"
+      << "outpost_audit_forward_enabled " << (forwarder != nullptr ? 1 : 0) << "\n";
+  if (forwarder != nullptr) {
+    const domain::ForwarderStatus f = forwarder->status();
+    out << "# HELP outpost_audit_forward_connected 1 while connected to the SIEM.\n"
+        << "# TYPE outpost_audit_forward_connected gauge\n"
+        << "outpost_audit_forward_connected " << (f.connected ? 1 : 0) << "\n"
+        << "# HELP outpost_audit_forward_down 1 during a recorded SIEM outage.\n"
+        << "# TYPE outpost_audit_forward_down gauge\n"
+        << "outpost_audit_forward_down " << (f.down ? 1 : 0) << "\n"
+        << "# HELP outpost_audit_forward_cursor Newest audit seq the SIEM acknowledged.\n"
+        << "# TYPE outpost_audit_forward_cursor gauge\n"
+        << "outpost_audit_forward_cursor " << f.cursor << "\n"
+        << "# HELP outpost_audit_forward_lag_records Audit records not yet acknowledged by the "
+           "SIEM.\n"
+        << "# TYPE outpost_audit_forward_lag_records gauge\n"
+        << "outpost_audit_forward_lag_records " << f.lag << "\n"
+        << "# HELP outpost_audit_forward_last_success_timestamp_seconds When the SIEM last "
+           "acknowledged a record (0: not since start).\n"
+        << "# TYPE outpost_audit_forward_last_success_timestamp_seconds gauge\n"
+        << "outpost_audit_forward_last_success_timestamp_seconds "
+        << Num(static_cast<double>(f.last_success) / 1000.0) << "\n"
+        << "# HELP outpost_audit_forward_sent_total Syslog messages written (resends "
+           "included).\n"
+        << "# TYPE outpost_audit_forward_sent_total counter\n"
+        << "outpost_audit_forward_sent_total " << f.sent << "\n"
+        << "# HELP outpost_audit_forward_failures_total Failed connects and broken "
+           "connections.\n"
+        << "# TYPE outpost_audit_forward_failures_total counter\n"
+        << "outpost_audit_forward_failures_total " << f.failures << "\n";
   }
   return out.str();
 }

@@ -11,6 +11,8 @@
 #include <tuple>
 
 namespace outpost::domain {
+class AuditForwarder;
+class AuditStorageMonitor;
 class BackupScheduler;
 }
 
@@ -30,6 +32,13 @@ class Metrics {
   // Render also shows the scheduled backups' state from now on; `backups` outlives this.
   void SetBackupScheduler(const domain::BackupScheduler* backups) { backups_ = backups; }
 
+  // Render also shows the audit storage alert and, when `forwarder` is not null, the SIEM
+  // forwarding figures. Both outlive this.
+  void SetAudit(const domain::AuditStorageMonitor* storage, const domain::AuditForwarder* forwarder) {
+    audit_storage_ = storage;
+    audit_forwarder_ = forwarder;
+  }
+
   static constexpr std::array<double, 12> kBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                                       0.1,   0.25,   0.5,   1.0,  2.5,   5.0};
 
@@ -43,6 +52,8 @@ class Metrics {
   std::map<std::tuple<std::string, std::string, int>, uint64_t> requests_;  // guarded by mu_
   std::map<std::string, Histogram> latency_;                                 // guarded by mu_
   std::atomic<const domain::BackupScheduler*> backups_{nullptr};
+  std::atomic<const domain::AuditStorageMonitor*> audit_storage_{nullptr};
+  std::atomic<const domain::AuditForwarder*> audit_forwarder_{nullptr};
 };
 
 }  // namespace outpost::api

@@ -68,7 +68,7 @@ RealtimeBridge::RealtimeBridge(storage::Database* db, net::Hub* hub, const Clock
       std::unique_lock<std::mutex> lock(mu_);
       while (!sweep_cv_.wait_for(lock, sweep_interval, [this] { return stopping_; })) {
         lock.unlock();
-        Enqueue(kPresenceStrand, [this] { SweepDisabled(); });
+        Enqueue(kPresenceStrand, [this] { SweepNow(); });
         lock.lock();
       }
     });
@@ -89,6 +89,15 @@ RealtimeBridge::~RealtimeBridge() {
 void RealtimeBridge::AttachChat(domain::Accounts* accounts, domain::Messages* messages) {
   accounts_ = accounts;
   messages_ = messages;
+}
+
+void RealtimeBridge::AttachCredentials(domain::Sessions* sessions, domain::ApiTokens* tokens) {
+  sessions_ = sessions;
+  tokens_ = tokens;
+}
+
+int64_t RealtimeBridge::SocketKey(const domain::Principal& p) {
+  return p.session.id != 0 ? p.session.id : -p.api_token_id;
 }
 
 void RealtimeBridge::Deliver(const std::vector<domain::ChatEvent>& events) {
@@ -366,6 +375,27 @@ void RealtimeBridge::SweepDisabled() {
   for (int64_t id : disabled) EndUser(id, "the account was disabled");
 }
 
+void RealtimeBridge::SweepNow() {
+  SweepDisabled();
+  SweepCredentials();
+}
+
+void RealtimeBridge::SweepCredentials() {
+  if (sessions_ == nullptr && tokens_ == nullptr) return;
+  for (int64_t key : hub_->SessionsConnected()) {
+    Result<bool> valid = true;
+    if (key > 0 && sessions_ != nullptr) valid = sessions_->StillValid(key);
+    if (key < 0 && tokens_ != nullptr) valid = tokens_->StillValid(-key);
+    if (!valid.ok()) {
+      log::Error("checking a socket's session failed", {{"error", valid.status().ToString()}});
+      return;  // the database is in trouble: try again at the next sweep
+    }
+    if (*valid) continue;
+    hub_->CloseSession(key, net::ws::kClosePolicyViolation,
+                       key > 0 ? "the session has ended" : "the API token has ended");
+  }
+}
+
 std::string RealtimeBridge::PresenceOf(int64_t user_id) const {
   std::lock_guard<std::mutex> lock(presence_mu_);
   auto it = presence_.find(user_id);
@@ -410,6 +440,14 @@ std::string RealtimeBridge::MetricsText() const {
 
 void RealtimeBridge::EndUser(int64_t user_id, const std::string& reason) {
   hub_->CloseUser(user_id, net::ws::kClosePolicyViolation, reason);
+}
+
+void RealtimeBridge::EndSession(int64_t session_id, const std::string& reason) {
+  if (session_id > 0) hub_->CloseSession(session_id, net::ws::kClosePolicyViolation, reason);
+}
+
+void RealtimeBridge::EndToken(int64_t token_id, const std::string& reason) {
+  if (token_id > 0) hub_->CloseSession(-token_id, net::ws::kClosePolicyViolation, reason);
 }
 
 }  // namespace outpost::api

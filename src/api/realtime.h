@@ -39,6 +39,7 @@
 #include "domain/accounts.h"
 #include "domain/chat_events.h"
 #include "domain/messages.h"
+#include "domain/sessions.h"
 #include "net/hub.h"
 #include "storage/database.h"
 
@@ -54,7 +55,8 @@ class RealtimeBridge : public domain::EventSink {
   // posts of many sockets at once.
   static constexpr int kDefaultWorkers = 64;
   // How often connected accounts are checked for having been disabled by other means than
-  // this server's API (the CLI); 0 turns the check off.
+  // this server's API (the CLI), and sockets for their session or token having ended (idle or
+  // absolute timeout, revoked elsewhere); 0 turns the check off.
   static constexpr std::chrono::milliseconds kDefaultSweep{30000};
   RealtimeBridge(storage::Database* db, net::Hub* hub, const Clock* clock,
                  int workers = kDefaultWorkers,
@@ -71,6 +73,13 @@ class RealtimeBridge : public domain::EventSink {
 
   // Enables the "post" frame. Set before the server starts; the pointers outlive the bridge.
   void AttachChat(domain::Accounts* accounts, domain::Messages* messages);
+  // Enables the sweep's check of each socket's session or token (either may be null: not
+  // checked). Set before the server starts; the pointers outlive the bridge.
+  void AttachCredentials(domain::Sessions* sessions, domain::ApiTokens* tokens);
+
+  // The number a socket opened by `p` is tied to in the hub (net::Hub::Admit's `session`):
+  // the session id for a browser session, minus the token id for an API token.
+  static int64_t SocketKey(const domain::Principal& p);
 
   // The hub's message handler (hub thread): queues the work for the connection's strand.
   void OnMessage(net::ConnId conn, int64_t user_id, std::string_view text);
@@ -81,12 +90,21 @@ class RealtimeBridge : public domain::EventSink {
   std::string PresenceOf(int64_t user_id) const;
   // Users with at least one open socket. Thread-safe.
   size_t OnlineUsers() const;
+  // The hub's counters (open WebSockets and more), for the admin status page. Thread-safe.
+  net::HubStats hub_stats() const { return hub_->Stats(); }
   // Hub and presence figures in Prometheus text format. Thread-safe.
   std::string MetricsText() const;
 
   // Closes every socket of `user_id` (signed out, disabled, token revoked): the client must
   // authenticate again to reconnect. Thread-safe.
   void EndUser(int64_t user_id, const std::string& reason);
+  // Closes (1008) exactly the sockets opened with this session, or with this API token; the
+  // user's other sessions keep theirs. Thread-safe.
+  void EndSession(int64_t session_id, const std::string& reason);
+  void EndToken(int64_t token_id, const std::string& reason);
+
+  // Runs the periodic check now, on the calling thread (tests). Thread-safe.
+  void SweepNow();
 
   // Most events replayed on resume before the client is told to reload instead.
   static constexpr int kMaxReplay = 1000;
@@ -114,12 +132,16 @@ class RealtimeBridge : public domain::EventSink {
   void AnnouncePresence(int64_t user_id, const std::string& status);
   // Closes the sockets of connected users whose account is disabled now.
   void SweepDisabled();
+  // Closes the sockets whose session or API token ended (expired or revoked).
+  void SweepCredentials();
 
   storage::Database* const db_;
   net::Hub* const hub_;
   const Clock* const clock_;
   domain::Accounts* accounts_ = nullptr;  // set by AttachChat before use
   domain::Messages* messages_ = nullptr;
+  domain::Sessions* sessions_ = nullptr;  // set by AttachCredentials before use
+  domain::ApiTokens* tokens_ = nullptr;
 
   std::mutex mu_;
   std::condition_variable cv_;

@@ -1,13 +1,18 @@
 #include <httplib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include "api/chat_handlers.h"
+#include "api/handler_audit.h"
 
 namespace outpost::api {
 namespace {
 
 const domain::User& Actor(const Call& call) { return call.principal->user; }
+
+std::string RoomTarget(int64_t room_id) { return "room:" + std::to_string(room_id); }
 
 nlohmann::json MyRoomJson(const domain::MyRoom& r) {
   nlohmann::json j = RoomJson(r.room);
@@ -23,8 +28,18 @@ nlohmann::json MyRoomJson(const domain::MyRoom& r) {
 nlohmann::json RoomWithAccess(const domain::Room& room, const domain::RoomAccess& a) {
   nlohmann::json j = RoomJson(room);
   j["role"] = domain::RoomRoleName(a.role);
-  j["permissions"] = {{"post", a.can_post}, {"moderate", a.can_moderate},
-                      {"manage", a.can_manage}};
+  // "moderate": as the room's moderator or through site-wide moderation permissions; the
+  // finer flags say which (domain::RoomAccess).
+  j["permissions"] = {{"post", a.can_post},
+                      {"moderate", a.can_moderate || a.can_delete_any || a.can_pin},
+                      {"manage", a.can_manage},
+                      {"edit_any", a.can_edit_any},
+                      {"delete_any", a.can_delete_any},
+                      {"pin", a.can_pin},
+                      {"view_edits", a.can_view_edits},
+                      {"manage_members", a.can_manage_members || a.can_manage},
+                      {"archive", a.can_archive},
+                      {"delete", a.can_delete_room}};
   return j;
 }
 
@@ -100,10 +115,16 @@ Status HandleCreateRoom(Call& call) {
                     (kind != domain::RoomKind::kPublic && kind != domain::RoomKind::kPrivate))) {
     return Status::InvalidArgument("'kind' must be \"public\" or \"private\"");
   }
-  OUTPOST_ASSIGN_OR_RETURN(
-      domain::Room room,
-      call.svc.rooms->CreateChannel(Actor(call), kind, name, topic.value_or(""),
-                                    description.value_or(""), read_only.value_or(false)));
+  domain::Room room;
+  domain::AuditEvent event = AuditEventFor(call, "room.create", "");
+  event.details = {{"name", name}, {"kind", domain::RoomKindName(kind)}};
+  OUTPOST_RETURN_IF_ERROR(AuditedChange(call, event, [&](domain::AuditEvent& e) {
+    OUTPOST_ASSIGN_OR_RETURN(
+        room, call.svc.rooms->CreateChannel(Actor(call), kind, name, topic.value_or(""),
+                                            description.value_or(""), read_only.value_or(false)));
+    e.target = RoomTarget(room.id);
+    return Status::Ok();
+  }));
   SetJson(call.res, 201, {{"room", RoomJson(room)}});
   return Status::Ok();
 }
@@ -172,19 +193,27 @@ Status HandleUpdateRoom(Call& call) {
 }
 
 Status HandleDeleteRoom(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(call.svc.rooms->Delete(Actor(call), PathId(call)));
+  OUTPOST_RETURN_IF_ERROR(
+      AuditedChange(call, AuditEventFor(call, "room.delete", RoomTarget(PathId(call))),
+                    [&](domain::AuditEvent&) {
+                      return call.svc.rooms->Delete(Actor(call), PathId(call));
+                    }));
   return Done(call);
 }
 
-Status HandleArchiveRoom(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(call.svc.rooms->SetArchived(Actor(call), PathId(call), true));
+Status SetArchived(Call& call, bool archived) {
+  OUTPOST_RETURN_IF_ERROR(AuditedChange(
+      call,
+      AuditEventFor(call, archived ? "room.archive" : "room.unarchive", RoomTarget(PathId(call))),
+      [&](domain::AuditEvent&) {
+        return call.svc.rooms->SetArchived(Actor(call), PathId(call), archived);
+      }));
   return Done(call);
 }
 
-Status HandleUnarchiveRoom(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(call.svc.rooms->SetArchived(Actor(call), PathId(call), false));
-  return Done(call);
-}
+Status HandleArchiveRoom(Call& call) { return SetArchived(call, true); }
+
+Status HandleUnarchiveRoom(Call& call) { return SetArchived(call, false); }
 
 Status HandleJoinRoom(Call& call) {
   OUTPOST_RETURN_IF_ERROR(call.svc.rooms->Join(Actor(call), PathId(call)));
@@ -213,13 +242,29 @@ Status HandleListMembers(Call& call) {
 
 Status HandleInviteMember(Call& call) {
   OUTPOST_ASSIGN_OR_RETURN(std::string name, RequiredString(call.body, "username"));
-  OUTPOST_RETURN_IF_ERROR(call.svc.rooms->Invite(Actor(call), PathId(call), name));
+  domain::AuditEvent event = AuditEventFor(call, "member.add", RoomTarget(PathId(call)));
+  event.details = {{"user", name}};
+  OUTPOST_RETURN_IF_ERROR(AuditedChange(call, event, [&](domain::AuditEvent&) {
+    return call.svc.rooms->Invite(Actor(call), PathId(call), name);
+  }));
   return Done(call);
 }
 
 Status HandleRemoveMember(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(
-      call.svc.rooms->Remove(Actor(call), PathId(call), std::string(call.req.matches[2])));
+  const std::string name(call.req.matches[2]);
+  auto remove = [&](domain::AuditEvent&) {
+    return call.svc.rooms->Remove(Actor(call), PathId(call), name);
+  };
+  domain::AuditEvent event = AuditEventFor(call, "member.remove", RoomTarget(PathId(call)));
+  event.details = {{"user", name}};
+  // Leaving is the member's own business (names compare without regard to case); removing
+  // someone else is audited.
+  const std::string& me = Actor(call).username;
+  auto lower = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
+  const bool self = std::equal(name.begin(), name.end(), me.begin(), me.end(),
+                               [&](char a, char b) { return lower(a) == lower(b); });
+  domain::AuditEvent unused;
+  OUTPOST_RETURN_IF_ERROR(self ? remove(unused) : AuditedChange(call, event, remove));
   return Done(call);
 }
 
@@ -229,8 +274,12 @@ Status HandleSetMemberRole(Call& call) {
   if (!domain::ParseRoomRole(role_name, &role)) {
     return Status::InvalidArgument("'role' must be owner, moderator or member");
   }
-  OUTPOST_RETURN_IF_ERROR(call.svc.rooms->SetRole(Actor(call), PathId(call),
-                                                  std::string(call.req.matches[2]), role));
+  const std::string name(call.req.matches[2]);
+  domain::AuditEvent event = AuditEventFor(call, "member.role_change", RoomTarget(PathId(call)));
+  event.details = {{"user", name}, {"role", role_name}};
+  OUTPOST_RETURN_IF_ERROR(AuditedChange(call, event, [&](domain::AuditEvent&) {
+    return call.svc.rooms->SetRole(Actor(call), PathId(call), name, role);
+  }));
   return Done(call);
 }
 

@@ -15,17 +15,24 @@
 
 #include "api/cursor.h"
 #include "api/login_throttle.h"
+#include "api/rate_limit.h"
 #include "api/metrics.h"
 #include "api/realtime.h"
 #include "domain/accounts.h"
+#include "domain/cert_identity.h"
 #include "domain/messages.h"
+#include "domain/permissions.h"
 #include "domain/rooms.h"
 #include "domain/search.h"
 #include "domain/audit.h"
+#include "domain/audit_forwarder.h"
+#include "domain/audit_watch.h"
 #include "domain/backup_scheduler.h"
 #include "domain/retention.h"
 #include "domain/files.h"
 #include "domain/sessions.h"
+#include "domain/site_settings.h"
+#include "domain/totp.h"
 #include "storage/database.h"
 #include "util/clock.h"
 #include "util/status.h"
@@ -38,8 +45,10 @@ class ContentReader;
 
 namespace outpost::api {
 
-// Who may call a route. kUser: any signed-in account (session cookie or API token);
-// kAdmin: accounts with the admin role.
+// Who may call a route. kPublic: anyone; kUser: any signed-in account (session cookie or API
+// token) whose role holds the route's `permission` (kNone: every role). kAdmin is what rows
+// said before permissions: such a row passes only for a role holding every permission, and
+// the route-table test fails until it names its permission instead.
 enum class Access { kPublic, kUser, kAdmin };
 std::string_view AccessName(Access access);
 
@@ -53,7 +62,13 @@ struct ApiOptions {
   std::string banner_text;
   std::string banner_color = "green";
   std::string login_notice;
+  bool require_consent = false;  // sign-in needs "consent": true ([site] require_consent)
+  domain::TwoFactorRequirement require_2fa = domain::TwoFactorRequirement::kNone;
   int login_attempts_per_minute_per_ip = 20;
+  // Smart-card login (cert_handlers.h): the certificate identity that names the account,
+  // nullopt when client certificates are off; who may still sign in with a password.
+  std::optional<domain::CertIdentityKind> cert_map_by;
+  domain::PasswordLoginPolicy password_login = domain::PasswordLoginPolicy::kAll;
   bool log_requests = true;
 };
 
@@ -63,6 +78,12 @@ struct Services {
   domain::Accounts* accounts = nullptr;
   domain::Sessions* sessions = nullptr;
   domain::ApiTokens* api_tokens = nullptr;
+  domain::CertIdentities* cert_identities = nullptr;  // null: the smart-card routes answer 503
+  domain::TwoFactor* two_factor = nullptr;         // null: no two-factor routes (503)
+  domain::PendingLogins* pending_logins = nullptr;  // set with two_factor
+  // Role -> permissions. Null only in tests of other layers: then "admin" holds every
+  // permission and every other role none but Permission::kNone.
+  domain::Roles* roles = nullptr;
   domain::Rooms* rooms = nullptr;
   domain::Messages* messages = nullptr;
   domain::Search* search = nullptr;
@@ -74,6 +95,12 @@ struct Services {
   domain::Retention* retention = nullptr;      // null: the retention route answers 503
   RealtimeBridge* realtime = nullptr;  // null: no WebSockets (presence is "offline" for all)
   LoginThrottle* login_throttle = nullptr;
+  RateLimiter* post_limiter = nullptr;    // [chat] posts_per_minute; null: unlimited
+  RateLimiter* upload_limiter = nullptr;  // [files] uploads_per_minute; null: unlimited
+  domain::AuditStorageMonitor* audit_storage = nullptr;  // null: no storage alert reported
+  domain::AuditForwarder* audit_forwarder = nullptr;     // null: SIEM forwarding is off
+  // Banner and sign-in notice as changed in the admin console; null: ApiOptions' values.
+  domain::SiteSettings* site_settings = nullptr;
   const Clock* clock = nullptr;
   const ApiOptions* options = nullptr;
   std::function<int()> open_connections;
@@ -106,6 +133,9 @@ struct Route {
   // The body is not read before the handler: it streams it through Call::content_reader, and
   // enforces its own size limit (uploads are larger than server.max_body_bytes).
   bool streaming_body = false;
+  // What the caller's role must hold (checked by the server before the handler runs; 403
+  // naming it otherwise). kNone: any signed-in account (kUser) or anyone (kPublic).
+  domain::Permission permission = domain::Permission::kNone;
 };
 
 // The table, in a stable order. Valid for the whole run.

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <regex>
 
+#include "api/account_handlers.h"
 #include "api/http_status.h"
 #include "net/assets.h"
 #include "net/https_server.h"
@@ -112,7 +113,9 @@ Result<domain::Principal> AuthenticateHeaders(const std::string& auth, const std
   std::string token = CookieValue(cookie, svc.options->cookie_name);
   if (token.empty()) return Status::Unauthenticated("sign in first");
   *by_cookie = true;
-  return svc.sessions->Authenticate(token);
+  Result<domain::Principal> principal = svc.sessions->Authenticate(token);
+  WipeString(&token);  // this copy; the request's own header buffer is httplib's
+  return principal;
 }
 
 Result<domain::Principal> Authenticate(const httplib::Request& req, Services& svc,
@@ -155,6 +158,57 @@ Status ParseJsonBody(const httplib::Request& req, nlohmann::json* out) {
   return Status::Ok();
 }
 
+bool RoleHolds(const Services& svc, std::string_view role, domain::Permission p) {
+  return svc.roles != nullptr ? svc.roles->Has(role, p) : domain::RoleHas(role, p);
+}
+
+domain::PermissionSet PermissionsOf(const Services& svc, std::string_view role) {
+  return svc.roles != nullptr ? svc.roles->PermissionsOf(role) : domain::RolePermissions(role);
+}
+
+// The route's declared permission, and for a change to another account (any state-changing
+// route under /api/v1/users/{name}) that the caller holds every permission the account holds:
+// a user manager may reset a user's password, never an administrator's (which would make them
+// one).
+Status Authorize(const Route& route, Services& svc, const httplib::Request& req,
+                 const domain::Principal& principal) {
+  if (svc.roles != nullptr) {
+    // Roles changed by an operator on the shell reach a running server within a second.
+    if (Status st = svc.roles->Refresh(); !st.ok()) {
+      log::Error("roles not reloaded", {{"error", st.ToString()}});
+    }
+  }
+  const std::string& role = principal.user.role;
+  domain::Permission needed = route.permission;
+  if (needed == domain::Permission::kNone && route.access == Access::kAdmin) {
+    // A row not yet converted to a permission: only a role holding everything passes.
+    if ((PermissionsOf(svc, role) & domain::AllPermissions()) != domain::AllPermissions()) {
+      return Status::PermissionDenied("this route needs every permission");
+    }
+  } else if (!RoleHolds(svc, role, needed)) {
+    return Status::PermissionDenied("this needs the permission '" +
+                                    std::string(domain::PermissionName(needed)) +
+                                    "', which the role '" + role + "' does not hold");
+  }
+  static constexpr std::string_view kUsersPrefix = "/api/v1/users/(";
+  if (IsStateChanging(req.method) && route.pattern.substr(0, kUsersPrefix.size()) == kUsersPrefix &&
+      req.matches.size() > 1) {
+    const std::string target = req.matches[1].str();
+    if (svc.accounts != nullptr && target != principal.user.username) {
+      Result<domain::User> other = svc.accounts->FindByName(target);
+      if (other.ok()) {
+        const domain::PermissionSet theirs = PermissionsOf(svc, other->role);
+        if ((theirs & ~PermissionsOf(svc, role)).any()) {
+          return Status::PermissionDenied(
+              "'" + target + "' holds permissions that the role '" + role +
+              "' does not: only someone who holds all of them may change that account");
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 void Dispatch(const Route& route, Services& svc, const httplib::Request& req,
               httplib::Response& res, const httplib::ContentReader* reader = nullptr) {
   t_request.route = std::string(route.pattern);
@@ -167,10 +221,9 @@ void Dispatch(const Route& route, Services& svc, const httplib::Request& req,
   if (route.access != Access::kPublic) {
     Result<domain::Principal> p = Authenticate(req, svc, &by_cookie);
     if (!p.ok()) return SetError(res, p.status());
-    if (route.access == Access::kAdmin && p->user.role != domain::kRoleAdmin) {
-      return SetError(res, Status::PermissionDenied("this needs the administrator role"));
-    }
+    if (Status st = Authorize(route, svc, req, *p); !st.ok()) return SetError(res, st);
     call.principal = std::move(*p);
+    if (PasswordChangeBlocks(route, svc, *call.principal, res)) return;  // stig maximum age
   }
   if (IsStateChanging(req.method)) {
     Status st = CheckCsrf(req, call.principal ? &*call.principal : nullptr, by_cookie);
@@ -488,9 +541,17 @@ void ApiServer::EnableRealtime(net::Hub* hub, RealtimeBridge* bridge) {
         if (by_cookie && origin.empty()) {
           return refuse(Status::PermissionDenied("a browser upgrade must carry an Origin"));
         }
+        if (Status st = PasswordChangeAllowsRealtime(services_, *p); !st.ok()) return refuse(st);
+        // The socket carries every message of the caller's rooms as it is posted.
+        if (!RoleHolds(services_, p->user.role, domain::Permission::kMessagesReadEvents)) {
+          return refuse(Status::PermissionDenied(
+              "this needs the permission 'messages.read_events', which the role '" +
+              p->user.role + "' does not hold"));
+        }
         if (Status st = bridge->SubscribeRooms(p->user.id); !st.ok()) return refuse(st);
         d.accept = true;
         d.user_id = p->user.id;
+        d.session = RealtimeBridge::SocketKey(*p);  // revoking it closes exactly this socket
         return d;
       });
 }

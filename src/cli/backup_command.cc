@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "domain/backup.h"
 
@@ -136,6 +137,11 @@ int Create(const GlobalOptions& global, const BackupArgs& a) {
   if (!keys.ok()) return FailMaybeJson(keys.status(), a.json);
   Result<domain::BackupSecret> secret = ReadSecret(a, true);
   if (!secret.ok()) return FailMaybeJson(secret.status(), a.json);
+  // A copy of everything leaves the appliance: no backup without its audit record.
+  Result<std::unique_ptr<storage::Database>> db = OpenDatabase(*cfg);
+  if (!db.ok()) return FailMaybeJson(db.status(), a.json);
+  CommandAudit audit(db->get(), *cfg);
+  if (Status st = audit.log().Admit(); !st.ok()) return FailMaybeJson(st, a.json);
   domain::CreateBackupOptions options;
   options.out_path = a.out;
   options.busy_timeout_ms = cfg->database.busy_timeout_ms;
@@ -145,7 +151,15 @@ int Create(const GlobalOptions& global, const BackupArgs& a) {
     options.progress = progress.Callback();
     return domain::CreateBackup(layout, *keys, *secret, options);
   }();
+  nlohmann::json details = {{"key", a.key_file.empty() ? "passphrase" : "key_file"}};
+  if (made.ok()) {
+    details["members"] = made->members;
+    details["archive_size"] = made->archive_size;
+  }
+  Status audited = audit.Record("backup.create", made.ok() ? "file:" + made->path : "backup",
+                                made.status(), details);
   if (!made.ok()) return FailMaybeJson(made.status(), a.json);
+  if (!audited.ok()) return FailMaybeJson(audited, a.json);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   for (const auto& s : made->skipped) {
@@ -203,6 +217,26 @@ int Restore(const GlobalOptions& global, const BackupArgs& a) {
     return domain::RestoreBackup(a.file, cfg->data.dir, *secret, options);
   }();
   if (!r.ok()) return Fail(r.status().WithContext("restore of " + a.file));
+  // The restored log goes on: the restore is its next record (the archive's own log ends with
+  // the backup). A restore that cannot be recorded is reported; the data is in place by now.
+  {
+    config::Config restored = *cfg;
+    restored.data.dir = r->target;
+    Result<std::unique_ptr<storage::Database>> db = OpenDatabase(restored);
+    Status audited = db.status();
+    if (db.ok()) {
+      CommandAudit audit(db->get(), restored);
+      audited = audit.Record("backup.restore", "file:" + a.file, Status::Ok(),
+                             {{"created_at", FormatIso8601(r->summary.created_at)},
+                              {"outpost_version", r->summary.outpost_version},
+                              {"members", r->summary.members},
+                              {"replaced", r->replaced}});
+    }
+    if (!audited.ok()) {
+      std::cerr << "outpost: warning: the restore could not be audited: " << audited.ToString()
+                << "\n";
+    }
+  }
   std::cout << "restored " << a.file << " into " << r->target << "\n"
             << "  " << r->summary.members << " files (" << MiB(r->summary.bytes) << "), made "
             << FormatIso8601(r->summary.created_at) << " by outpost " << r->summary.outpost_version

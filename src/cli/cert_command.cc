@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "net/tls.h"
 #include "util/fs.h"
@@ -31,11 +32,12 @@ int Import(const GlobalOptions& global, const CertArgs& a) {
   if (!cfg.ok()) return ConfigFailure(cfg.status());
   Result<std::string> cert = ReadFile(a.cert_file);
   if (!cert.ok()) return Fail(cert.status());
-  Result<std::string> key = ReadFile(a.key_file);
-  if (!key.ok()) return Fail(key.status());
+  Result<std::string> read_key = ReadFile(a.key_file);
+  if (!read_key.ok()) return Fail(read_key.status());
+  const SecretString key(std::move(*read_key));  // wiped on every way out
   // Everything is checked before the installed pair is touched.
-  if (Status st = net::CheckKeyMatchesCert(*cert, *key); !st.ok()) return Fail(st);
-  Result<std::shared_ptr<const net::TlsContext>> tls = net::TlsContext::Create(*cert, *key);
+  if (Status st = net::CheckKeyMatchesCert(*cert, key.value()); !st.ok()) return Fail(st);
+  Result<std::shared_ptr<const net::TlsContext>> tls = net::TlsContext::Create(*cert, key.value());
   if (!tls.ok()) return Fail(tls.status());
   Result<net::CertInfo> info = net::InspectCertificate(*cert);
   if (!info.ok()) return Fail(info.status());
@@ -43,13 +45,25 @@ int Import(const GlobalOptions& global, const CertArgs& a) {
     return Fail(Status::InvalidArgument(a.cert_file + " is a CA certificate, not a server's"));
   }
   std::string cert_out = config::CertFile(*cfg), key_out = config::KeyFile(*cfg);
+  // Replacing the server's identity is a security event: no import without its record.
+  Result<std::unique_ptr<storage::Database>> db = OpenDatabase(*cfg);
+  if (!db.ok()) return Fail(db.status());
+  CommandAudit audit(db->get(), *cfg);
+  if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
   if (Status st = MakeDirs(LayoutFor(*cfg).tls_dir(), 0700); !st.ok()) return Fail(st);
   // Key first: a crash between the two writes leaves the new key with the old certificate,
   // which the server refuses to load (mismatch) rather than serving something unexpected;
   // re-running the import repairs it.
-  if (Status st = WriteFileAtomic(key_out, *key, 0600); !st.ok()) return Fail(st);
-  WipeString(&*key);
-  if (Status st = WriteFileAtomic(cert_out, *cert, 0644); !st.ok()) return Fail(st);
+  Status written = WriteFileAtomic(key_out, key.value(), 0600);
+  if (written.ok()) written = WriteFileAtomic(cert_out, *cert, 0644);
+  nlohmann::json details = {{"subject", info->subject},
+                            {"issuer", info->issuer},
+                            {"not_after", FormatIso8601(info->not_after * 1000)},
+                            {"dns_names", info->dns_names},
+                            {"ip_addresses", info->ip_addresses}};
+  Status audited = audit.Record("cert.import", "cert:" + cert_out, written, details);
+  if (!written.ok()) return Fail(written);
+  if (!audited.ok()) return Fail(audited);
   std::cout << "installed " << cert_out << " and " << key_out << "\n";
   PrintInfo(*info);
   std::cout << "a running server picks it up on SIGHUP (systemctl reload outpost) or restart\n";

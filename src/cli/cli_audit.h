@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "cli/common.h"
 #include "domain/audit.h"
@@ -16,6 +17,20 @@ namespace outpost::cli {
 // "cli:<login>" from $SUDO_USER (the person behind sudo, not root) or else $USER; "cli" when
 // neither is set. Environment values are the operator's claim, which is all a shell offers.
 std::string CliActor();
+
+// [audit] on_failure and the checkpoint schedule, for every AuditLog the binary makes.
+domain::AuditOptions AuditOptionsFor(const config::Config& cfg);
+
+// One line of `outpost doctor` about the audit log: its storage against [audit] max_size_mb,
+// and SIEM forwarding (cursor, lag, an outage on record, the CA file). level: 0 OK, 1 WARN,
+// 2 FAIL. `conn` is a read-only connection to the database.
+struct AuditDoctorLine {
+  int level = 0;
+  std::string name;
+  std::string detail;
+};
+std::vector<AuditDoctorLine> AuditDoctorChecks(const config::Config& cfg,
+                                               storage::Connection& conn);
 
 // One command's audit log. Not thread-safe (commands are single-threaded); `db` must outlive it.
 class CommandAudit {

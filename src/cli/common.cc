@@ -91,6 +91,17 @@ domain::AccountPolicy AccountPolicyFor(const config::Config& cfg) {
     case config::Argon2Ops::kModerate: policy.hash_cost = domain::HashCost::kModerate; break;
     case config::Argon2Ops::kSensitive: policy.hash_cost = domain::HashCost::kSensitive; break;
   }
+  policy.password_profile = cfg.auth.password_profile == config::PasswordProfile::kStig
+                                ? domain::PasswordProfile::kStig
+                                : domain::PasswordProfile::kNist;
+  policy.password_max_age_days = cfg.auth.password_max_age_days;
+  policy.password_min_age_days = cfg.auth.password_min_age_days;
+  policy.password_history = cfg.auth.password_history;
+  policy.site_name = cfg.site.name;
+  policy.lockout_attempts = cfg.auth.lockout_attempts;
+  policy.lockout_window_minutes = cfg.auth.lockout_window_minutes;
+  policy.lockout_minutes = cfg.auth.lockout_minutes;
+  policy.max_failures_per_hour = cfg.auth.max_failures_per_hour;
   return policy;
 }
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/smartcard.h"
 
 namespace outpost::cli {
 namespace {
@@ -10,6 +11,11 @@ namespace {
 int Check(const GlobalOptions& global, bool print) {
   Result<config::Config> cfg = LoadConfig(global);
   if (!cfg.ok()) return ConfigFailure(cfg.status());
+  // The files the configuration names for smart-card login must exist and parse too.
+  std::vector<std::string> warnings;
+  Result<std::shared_ptr<const net::ClientTrust>> trust = LoadClientTrust(*cfg, &warnings);
+  if (!trust.ok()) return ConfigFailure(trust.status());
+  for (const std::string& w : warnings) std::cerr << "outpost: warning: " << w << "\n";
   if (print) {
     std::cout << config::Describe(*cfg);
   } else {

@@ -11,6 +11,7 @@
 #include <sstream>
 #include <vector>
 
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
 #include "net/tls.h"
 #include "util/fs.h"
@@ -236,6 +237,11 @@ int Doctor(const GlobalOptions& global) {
   if (PathExists(layout.ca_cert())) checks.push_back(Certificate("ca", layout.ca_cert(), now));
   checks.push_back(Disk(layout.root));
   checks.push_back(Database(*cfg));
+  if (Result<std::unique_ptr<storage::Connection>> conn = OpenRaw(*cfg, true); conn.ok()) {
+    for (const AuditDoctorLine& a : AuditDoctorChecks(*cfg, **conn)) {
+      checks.push_back({static_cast<Level>(a.level), a.name, a.detail});
+    }
+  }
   checks.push_back(ClockSanity(*cfg, now));
   bool failed = false;
   for (const Check& c : checks) {

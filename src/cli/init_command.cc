@@ -72,9 +72,8 @@ int RunInit(const GlobalOptions& global, const InitArgs& args) {
   Result<SecretString> password =
       ReadPassword(args.password_file, "Password for " + admin + ": ", true);
   if (!password.ok()) return Fail(password.status());
-  if (Status st = domain::CheckPasswordPolicy(password->value(), admin,
-                                              policy.password_min_length,
-                                              policy.password_max_length);
+  if (Status st = domain::CheckPasswordPolicy(password->value(), policy.password(), admin,
+                                              policy.site_name);
       !st.ok()) {
     return Fail(st);
   }

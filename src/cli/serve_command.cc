@@ -1,4 +1,5 @@
-// outpost serve: runs the appliance until SIGTERM or SIGINT. SIGHUP reloads the certificate.
+// outpost serve: runs the appliance until SIGTERM or SIGINT. SIGHUP reloads the certificate,
+// and the smart-card CA bundle and CRLs.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
@@ -12,7 +13,13 @@
 #include "api/realtime.h"
 #include "api/server.h"
 #include "net/hub.h"
+#include "cli/cli_audit.h"
 #include "cli/commands.h"
+#include "cli/siem_link.h"
+#include "domain/audit_forwarder.h"
+#include "domain/audit_watch.h"
+#include "cli/smartcard.h"
+#include "domain/cert_identity.h"
 #include "domain/backup_scheduler.h"
 #include "domain/files.h"
 #include "domain/retention.h"
@@ -91,6 +98,28 @@ class PurgeJob {
   std::thread thread_;
 };
 
+// The effective configuration as (table.key, value) pairs, read back from the TOML that
+// config::Describe renders (one "key = value" line per key under its [table]).
+domain::ConfigEntries ConfigEntriesOf(const config::Config& cfg) {
+  domain::ConfigEntries entries;
+  const std::string text = config::Describe(cfg);
+  std::string table;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    if (line.size() > 2 && line.front() == '[' && line.back() == ']') {
+      table = std::string(line.substr(1, line.size() - 2));
+    } else if (size_t eq = line.find(" = "); !table.empty() && eq != std::string_view::npos) {
+      entries.emplace_back(table + "." + std::string(line.substr(0, eq)),
+                           std::string(line.substr(eq + 3)));
+    }
+  }
+  return entries;
+}
+
 domain::BackupSchedule ScheduleFor(const config::Config& cfg) {
   domain::BackupSchedule s;
   Result<int> minute = config::ParseDailyTime(cfg.backup.schedule);  // checked by loading
@@ -107,7 +136,24 @@ Result<std::shared_ptr<const net::TlsContext>> LoadTls(const config::Config& cfg
   std::string cert_file = config::CertFile(cfg), key_file = config::KeyFile(cfg);
   OUTPOST_ASSIGN_OR_RETURN(std::string cert, ReadFile(cert_file));
   OUTPOST_ASSIGN_OR_RETURN(std::string key, ReadFile(key_file));
-  Result<std::shared_ptr<const net::TlsContext>> tls = net::TlsContext::Create(cert, key);
+  // Client certificates (smart cards): the CA bundle and CRLs are read again on every reload.
+  std::vector<std::string> warnings;
+  Result<std::shared_ptr<const net::ClientTrust>> trust = LoadClientTrust(cfg, &warnings);
+  if (!trust.ok()) {
+    WipeString(&key);
+    return trust.status();
+  }
+  for (const std::string& w : warnings) log::Warn("smart-card login", {{"warning", w}});
+  if (*trust != nullptr) {
+    log::Info("smart-card login", {{"client_auth", (*trust)->options().mode ==
+                                                           net::ClientAuthMode::kRequired
+                                                       ? "required"
+                                                       : "optional"},
+                                   {"cas", (*trust)->ca_count()},
+                                   {"crls", (*trust)->crl_count()}});
+  }
+  Result<std::shared_ptr<const net::TlsContext>> tls =
+      net::TlsContext::Create(cert, key, *trust);
   WipeString(&key);
   if (!tls.ok()) return tls.status().WithContext(cert_file);
   Result<net::CertInfo> info = net::InspectCertificate(cert);
@@ -122,6 +168,9 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   Result<config::Config> loaded = LoadConfig(global);
   if (!loaded.ok()) return ConfigFailure(loaded.status());
   config::Config cfg = std::move(*loaded);
+  // What config.changed compares: the file (with --data), not --listen, which is an argument
+  // of this start (server.start records the port).
+  const domain::ConfigEntries config_entries = ConfigEntriesOf(cfg);
   if (!args.listen.empty()) {
     Result<config::ListenAddress> listen = config::ParseListenAddress(args.listen);
     if (!listen.ok()) return Fail(listen.status().WithContext("--listen"));
@@ -150,12 +199,31 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
 
   const Clock* clock = SystemClock();
   domain::Accounts accounts(db->get(), clock, AccountPolicyFor(cfg));
+  domain::Roles roles(db->get());
+  if (Status st = roles.Load(); !st.ok()) return Fail(st);
   domain::SessionPolicy session_policy;
   session_policy.idle_timeout_ms = int64_t{cfg.session.idle_timeout_minutes} * 60 * 1000;
+  session_policy.admin_idle_timeout_ms =
+      int64_t{cfg.session.admin_idle_timeout_minutes} * 60 * 1000;
   session_policy.absolute_timeout_ms = int64_t{cfg.session.absolute_timeout_hours} * 3600 * 1000;
+  session_policy.is_privileged = [&roles](std::string_view role) {
+    return roles.IsPrivileged(role);
+  };
   domain::Sessions sessions(db->get(), clock, session_policy);
   domain::ApiTokens tokens(db->get(), clock);
-  domain::AuditLog audit(db->get(), clock, &*keys);
+  domain::CertIdentities cert_identities(db->get(), clock);
+  domain::TwoFactor two_factor(db->get(), clock, keys->master_key.value(), cfg.site.name);
+  domain::PendingLogins pending_logins(clock);
+  domain::AuditLog audit(db->get(), clock, &*keys, AuditOptionsFor(cfg));
+  accounts.SetAuditLog(&audit);  // auth.lockout, and auth.unlock when a lock runs out
+  domain::AuditStorageMonitor audit_storage(db->get(), &audit, clock,
+                                            int64_t{cfg.audit.max_size_mb} << 20);
+  std::unique_ptr<domain::AuditForwarder> forwarder;
+  if (cfg.siem.enabled) {
+    forwarder = std::make_unique<domain::AuditForwarder>(
+        db->get(), &audit, clock, SiemConnectorFor(cfg), ForwarderOptionsFor(cfg));
+    audit.set_on_append([f = forwarder.get()] { f->Notify(); });
+  }
   // Realtime: committed chat events go to the hub through the bridge, which also answers
   // what clients ask over their sockets (resume, typing).
   net::Hub hub{HubOptionsFor(cfg.realtime)};
@@ -170,6 +238,7 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   domain::Rooms rooms(db->get(), clock, &bridge, ChatOptionsFor(cfg));
   domain::Messages messages(db->get(), clock, &bridge, ChatOptionsFor(cfg));
   bridge.AttachChat(&accounts, &messages);
+  bridge.AttachCredentials(&sessions, &tokens);
   domain::Files files(db->get(), clock, &messages, layout.root + "/blobs",
                       keys->master_key.value(), FilesOptionsFor(cfg));
   if (Status st = files.RemoveStaleTemps(); !st.ok()) return Fail(st);
@@ -181,7 +250,12 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
                               {cfg.retention.messages_days, cfg.retention.files_days});
   domain::BackupScheduler backups(layout, &*keys, &audit, clock, ScheduleFor(cfg));
   metrics.SetBackupScheduler(&backups);
-  api::LoginThrottle throttle(clock, cfg.auth.login_attempts_per_minute_per_ip);
+  metrics.SetAudit(&audit_storage, forwarder.get());
+  api::RateLimiter post_limiter(clock, cfg.chat.posts_per_minute);
+  api::RateLimiter upload_limiter(clock, cfg.files.uploads_per_minute);
+  api::LoginThrottle throttle(clock, cfg.auth.login_attempts_per_minute_per_ip,
+                              cfg.auth.login_user_names_per_ip,
+                              int64_t{cfg.auth.login_user_names_window_minutes} * 60 * 1000);
 
   api::ApiOptions options;
   options.host_names = cfg.server.host_names;
@@ -203,7 +277,25 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   options.banner_text = cfg.site.banner_text;
   options.banner_color = std::string(config::BannerColorName(cfg.site.banner_color));
   options.login_notice = cfg.site.login_notice;
+  options.require_consent = cfg.site.require_consent;
+  options.require_2fa = cfg.auth.require_2fa == config::Require2fa::kAll
+                            ? domain::TwoFactorRequirement::kAll
+                        : cfg.auth.require_2fa == config::Require2fa::kPrivileged
+                            ? domain::TwoFactorRequirement::kPrivileged
+                            : domain::TwoFactorRequirement::kNone;
   options.login_attempts_per_minute_per_ip = cfg.auth.login_attempts_per_minute_per_ip;
+  if (cfg.tls.client_auth != config::ClientAuth::kOff) {
+    options.cert_map_by = cfg.tls.map_by == config::CertMapBy::kEmail
+                              ? domain::CertIdentityKind::kEmail
+                          : cfg.tls.map_by == config::CertMapBy::kSubject
+                              ? domain::CertIdentityKind::kSubject
+                              : domain::CertIdentityKind::kUpn;
+  }
+  options.password_login = cfg.auth.password_login == config::PasswordLogin::kNone
+                               ? domain::PasswordLoginPolicy::kNone
+                           : cfg.auth.password_login == config::PasswordLogin::kUnprivileged
+                               ? domain::PasswordLoginPolicy::kUnprivileged
+                               : domain::PasswordLoginPolicy::kAll;
   options.log_requests = cfg.log.requests;
 
   api::ListenOptions listen;
@@ -225,6 +317,10 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   services.accounts = &accounts;
   services.sessions = &sessions;
   services.api_tokens = &tokens;
+  services.cert_identities = &cert_identities;
+  services.two_factor = &two_factor;
+  services.pending_logins = &pending_logins;
+  services.roles = &roles;
   services.rooms = &rooms;
   services.messages = &messages;
   services.files = &files;
@@ -236,6 +332,18 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   services.retention = &retention;
   services.realtime = &bridge;
   services.login_throttle = &throttle;
+  services.post_limiter = &post_limiter;
+  services.upload_limiter = &upload_limiter;
+  services.audit_storage = &audit_storage;
+  services.audit_forwarder = forwarder.get();
+  // The banner and sign-in notice: the file's values unless changed in the admin console.
+  domain::SiteSettings site_settings(
+      db->get(), &audit,
+      {cfg.site.banner_text, std::string(config::BannerColorName(cfg.site.banner_color)),
+       cfg.site.login_notice},
+      cfg.site.require_consent);
+  if (Status st = site_settings.Load(); !st.ok()) return Fail(st);
+  services.site_settings = &site_settings;
   services.clock = clock;
   services.started_at = clock->NowMillis();
 
@@ -247,12 +355,32 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   const domain::AuditEvent start{"system", 0, "", "server.start", "",
                                  domain::AuditOutcome::kSuccess,
                                  {{"version", OUTPOST_VERSION}, {"port", server.port()}}};
-  if (Result<int64_t> seq = audit.Append(start); !seq.ok()) {
+  // A configuration that differs from the last start's is recorded next (key names only).
+  Status started = audit.Append(start).status();
+  if (started.ok()) {
+    Result<domain::ConfigChange> change = domain::AuditConfigChanges(
+        db->get(), &audit, config_entries, keys->master_key.value());
+    started = change.status();
+    if (change.ok() && !change->changed.empty()) {
+      log::Info("configuration changed since the last start", {{"keys", change->changed}});
+    }
+  }
+  if (!started.ok()) {
     server.Stop();
     hub.Stop();
     server.Wait();
-    return Fail(seq.status());
+    return Fail(started);
   }
+  if (Status st = audit_storage.Check(); !st.ok()) {
+    log::Error("recording the audit storage alert failed", {{"error", st.ToString()}});
+  }
+  if (forwarder != nullptr) {
+    if (Status st = forwarder->Start(); !st.ok()) {
+      log::Error("SIEM forwarding cannot start", {{"error", st.ToString()}});
+    }
+  }
+  // The SIEM gets what was appended up to the stop, for at most this long.
+  constexpr auto kForwardDrain = std::chrono::seconds(3);
   // Stopping is audited and the tail signed, so that a clean stop leaves nothing unsigned.
   auto audit_stop = [&audit](std::string_view why) {
     const domain::AuditEvent stop{"system", 0, "", "server.stop", "",
@@ -289,6 +417,9 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
         if (Status st = audit.MaybeCheckpoint(); !st.ok()) {
           log::Error("audit checkpoint failed", {{"error", st.ToString()}});
         }
+        if (Status st = audit_storage.Check(); !st.ok()) {
+          log::Error("recording the audit storage alert failed", {{"error", st.ToString()}});
+        }
       }
       continue;
     }
@@ -316,11 +447,13 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
     log::Warn("requests still running after the grace period; exiting without them",
               {{"grace_seconds", cfg.server.shutdown_grace_seconds}});
     audit_stop(stop_reason + ", grace period over");
+    if (forwarder != nullptr) forwarder->Stop(kForwardDrain);
     Status st = (*db)->Checkpoint();
     log::Info("stopped", {{"checkpoint", st.ToString()}});
     std::_Exit(kExitOk);  // the stuck workers hold references we cannot wait for
   }
   audit_stop(stop_reason);
+  if (forwarder != nullptr) forwarder->Stop(kForwardDrain);
   if (Status st = (*db)->Checkpoint(); !st.ok()) {
     log::Error("WAL checkpoint failed", {{"error", st.ToString()}});
   }

@@ -1,4 +1,4 @@
-// outpost user add|list|disable|enable|reset-password|token|export|erase: account
+// outpost user add|list|disable|enable|reset-password|set-role|unlock|token|export|erase: account
 // administration from the appliance's shell, and the data-subject tools (domain/gdpr.h).
 #include <unistd.h>
 
@@ -9,7 +9,10 @@
 
 #include "cli/cli_audit.h"
 #include "cli/commands.h"
+#include "cli/smartcard.h"
+#include "cli/two_factor_command.h"
 #include "domain/gdpr.h"
+#include "domain/permissions.h"
 #include "domain/sessions.h"
 
 namespace outpost::cli {
@@ -55,6 +58,13 @@ int Add(const GlobalOptions& global, const UserArgs& a) {
   return WithAccounts(global, [&](storage::Database& db, domain::Accounts& accounts,
                                   CommandAudit& audit) {
     if (Status st = domain::CheckUsername(a.name); !st.ok()) return Fail(st);
+    // Any role id, built-in or custom, that exists when the account is made.
+    domain::Roles roles(&db);
+    if (Status st = roles.Load(); !st.ok()) return Fail(st);
+    if (!roles.Exists(a.role)) {
+      return Fail(Status::InvalidArgument("unknown role '" + a.role +
+                                          "' (outpost role list shows the roles)"));
+    }
     if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
     Result<SecretString> pw = ReadPassword(a.password_file, "Password for " + a.name + ": ", true);
     if (!pw.ok()) return Fail(pw.status());
@@ -90,10 +100,10 @@ int List(const GlobalOptions& global, const UserArgs& a) {
       std::cout << out.dump(2) << "\n";
       return int{kExitOk};
     }
-    std::cout << std::left << std::setw(24) << "USER" << std::setw(8) << "ROLE" << std::setw(10)
+    std::cout << std::left << std::setw(24) << "USER" << std::setw(14) << "ROLE" << std::setw(10)
               << "STATE" << "DISPLAY NAME\n";
     for (const auto& u : *users) {
-      std::cout << std::setw(24) << u.username << std::setw(8) << u.role << std::setw(10)
+      std::cout << std::setw(24) << u.username << std::setw(14) << u.role << std::setw(10)
                 << (u.disabled ? "disabled" : "active") << u.display_name << "\n";
     }
     return int{kExitOk};
@@ -124,6 +134,22 @@ int SetDisabled(const GlobalOptions& global, const UserArgs& a, bool disabled) {
   });
 }
 
+int SetRole(const GlobalOptions& global, const UserArgs& a) {
+  return WithAccounts(global, [&](storage::Database& db, domain::Accounts&, CommandAudit& audit) {
+    domain::Roles roles(&db);
+    if (Status st = roles.Load(); !st.ok()) return Fail(st);
+    if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
+    Result<std::string> before = roles.AssignToUser(a.name, a.role, *SystemClock());
+    nlohmann::json details = {{"to", a.role}};
+    if (before.ok()) details["from"] = *before;
+    Status audited = audit.Record("user.role_changed", "user:" + a.name, before.status(), details);
+    if (!before.ok()) return Fail(before.status());
+    if (!audited.ok()) return Fail(audited);
+    std::cout << a.name << ": role " << *before << " -> " << a.role << "\n";
+    return int{kExitOk};
+  });
+}
+
 int ResetPassword(const GlobalOptions& global, const UserArgs& a) {
   return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts,
                                   CommandAudit& audit) {
@@ -137,6 +163,33 @@ int ResetPassword(const GlobalOptions& global, const UserArgs& a) {
     if (!st.ok()) return Fail(st);
     if (!audited.ok()) return Fail(audited);
     std::cout << "password of " << a.name << " changed; their sessions have ended\n";
+    return int{kExitOk};
+  });
+}
+
+// Ends a lockout (auth.unlock) and resets the failed sign-ins. Gives access back, so it is
+// refused when its audit record cannot be written.
+int Unlock(const GlobalOptions& global, const UserArgs& a) {
+  return WithAccounts(global, [&](storage::Database&, domain::Accounts& accounts,
+                                  CommandAudit& audit) {
+    Result<domain::LockState> lock = accounts.GetLockState(a.name);
+    if (!lock.ok()) return Fail(lock.status());
+    if (Status st = audit.log().Admit(); !st.ok()) return Fail(st);
+    bool was_locked = false;
+    Status st = accounts.Unlock(a.name, &was_locked);
+    Status audited = audit.Record("auth.unlock", "user:" + a.name, st,
+                                  {{"reason", "administrator"}, {"was_locked", was_locked}});
+    if (!st.ok()) return Fail(st);
+    if (!audited.ok()) return Fail(audited);
+    if (was_locked) {
+      std::cout << "unlocked " << a.name << " (locked since " << FormatIso8601(lock->locked_at)
+                << (lock->locked_until != 0 ? ", until " + FormatIso8601(lock->locked_until)
+                                            : std::string(", until unlocked"))
+                << ")\n";
+    } else {
+      std::cout << a.name << " was not locked; its " << lock->recent_failures
+                << " recent failed sign-in(s) no longer count\n";
+    }
     return int{kExitOk};
   });
 }
@@ -299,7 +352,9 @@ void AddUserCommands(CLI::App* app, GlobalOptions* global, Action* action) {
   CLI::App* add = AddSubcommand(user, "add", "Create an account");
   add->add_option("name", a->name, "User name")->required();
   add->add_option("--display-name", a->display_name, "Display name (default: the user name)");
-  add->add_option("--role", a->role, "admin or user")->check(CLI::IsMember({"admin", "user"}));
+  add->add_option("--role", a->role,
+                  "Role id: admin, user-manager, moderator, user (default), guest, auditor, bot, "
+                  "or a custom role (outpost role list)");
   add->add_option("--password-file", a->password_file, "Read the password from FILE ('-': stdin)");
   bind(add, Add);
 
@@ -320,6 +375,16 @@ void AddUserCommands(CLI::App* app, GlobalOptions* global, Action* action) {
   reset->add_option("--password-file", a->password_file,
                     "Read the password from FILE ('-': stdin)");
   bind(reset, ResetPassword);
+
+  CLI::App* set_role = AddSubcommand(user, "set-role", "Give an account another role");
+  set_role->add_option("name", a->name, "User name")->required();
+  set_role->add_option("role", a->role, "Role id (outpost role list)")->required();
+  bind(set_role, SetRole);
+
+  CLI::App* unlock =
+      AddSubcommand(user, "unlock", "End an account's lockout after failed sign-ins");
+  unlock->add_option("name", a->name, "User name")->required();
+  bind(unlock, Unlock);
 
   CLI::App* token = AddSubcommand(user, "token", "Manage API tokens for scripts and bots");
   token->require_subcommand(1);
@@ -349,6 +414,9 @@ void AddUserCommands(CLI::App* app, GlobalOptions* global, Action* action) {
   erase->add_option("name", a->name, "User name")->required();
   erase->add_flag("--yes", a->yes, "Do not ask for confirmation");
   bind(erase, Erase);
+
+  AddUserCertCommands(user, global, action);
+  AddUserTwoFactorCommands(user, global, action);
 }
 
 }  // namespace outpost::cli

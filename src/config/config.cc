@@ -30,9 +30,17 @@ namespace outpost::config {
 namespace {
 
 constexpr std::string_view kArgon2Names[] = {"interactive", "moderate", "sensitive"};
+constexpr std::string_view kPasswordProfileNames[] = {"nist", "stig"};
 constexpr std::string_view kBannerColorNames[] = {"green",  "blue",   "red",
                                                   "orange", "yellow", "purple"};
 constexpr std::string_view kLogLevelNames[] = {"debug", "info", "warn", "error"};
+constexpr std::string_view kClientAuthNames[] = {"off", "optional", "required"};
+constexpr std::string_view kCrlStaleNames[] = {"refuse", "accept"};
+constexpr std::string_view kCertMapByNames[] = {"upn", "email", "subject"};
+constexpr std::string_view kPasswordLoginNames[] = {"all", "unprivileged", "none"};
+constexpr std::string_view kRequire2faNames[] = {"none", "privileged", "all"};
+constexpr std::string_view kAuditOnFailureNames[] = {"refuse", "continue"};
+constexpr std::string_view kSiemTransportNames[] = {"tcp", "tls"};
 
 // A config file is a few kilobytes; the cap keeps a wrong --config (a disk image, /dev/zero)
 // from being read into memory.
@@ -259,6 +267,37 @@ std::string CheckHostName(std::string& value) {
   return "";
 }
 
+// The SIEM is reached by address: a static binary has no resolver (no NSS).
+std::string CheckSiemHost(std::string& value) {
+  if (value.empty()) return "";
+  unsigned char bytes[sizeof(in6_addr)];
+  char canonical[INET6_ADDRSTRLEN];
+  for (int af : {AF_INET, AF_INET6}) {
+    if (!HasControl(value) && inet_pton(af, value.c_str(), bytes) == 1 &&
+        inet_ntop(af, bytes, canonical, sizeof(canonical)) != nullptr) {
+      value = canonical;
+      return "";
+    }
+  }
+  return "must be an IP address (no DNS lookups: the binary is static), got " + TomlString(value);
+}
+
+std::string CheckOptionalHostName(std::string& value) {
+  return value.empty() ? "" : CheckHostName(value);
+}
+
+// RFC 5424 APP-NAME: 1*48PRINTUSASCII (33..126).
+std::string CheckAppName(std::string& value) {
+  if (value.empty() || value.size() > 48) return "must be 1 to 48 characters long";
+  for (unsigned char c : value) {
+    if (c < 33 || c > 126) {
+      return "must be printable ASCII without spaces (RFC 5424 APP-NAME), got " +
+             TomlString(value);
+    }
+  }
+  return "";
+}
+
 // ---------------------------------------------------------------------------------------------
 // The table of keys: the one place that says which keys exist, their types, ranges, order and
 // the help shown in DefaultToml(). Loading, Describe(), DefaultToml() and KnownKeys() walk it.
@@ -342,6 +381,8 @@ constexpr TableSpec kTables[] = {
     {"backup", "Scheduled backups made by the server while it runs (as 'outpost backup create')."},
     {"retention", "How long messages and files are kept; room owners may shorten it per room."},
     {"realtime", "WebSocket limits, per connection unless said otherwise."},
+    {"audit", "The tamper-evident audit log: failure policy, signed checkpoints, storage alert."},
+    {"siem", "Forwarding every audit record to the site SIEM as RFC 5424 syslog over TCP or TLS."},
 };
 
 constexpr KeySpec kKeys[] = {
@@ -385,9 +426,29 @@ constexpr KeySpec kKeys[] = {
      "PEM private key; \"\" uses <data.dir>/tls/server.key."},
     {"tls", "min_version", StringField{OUTPOST_REF(tls, min_version), &CheckTlsVersion},
      "Lowest TLS version accepted. Only \"1.2\": the TLS library (mbedTLS 2.28) has no TLS 1.3."},
+    {"tls", "client_auth", EnumField{OUTPOST_ENUM(tls, client_auth), kClientAuthNames},
+     "Smart-card (client certificate) login. \"optional\": the server asks for a certificate\n"
+     "and a browser without one still gets the page and password login; \"required\": no\n"
+     "connection without a valid certificate. Needs client_ca_file. Reloaded on SIGHUP."},
+    {"tls", "client_ca_file",
+     StringField{OUTPOST_REF(tls, client_ca_file), &CheckOptionalAbsolutePath},
+     "PEM bundle of the CAs (roots and intermediates) that issue the site's smart cards."},
+    {"tls", "crl_files", StringListField{OUTPOST_REF(tls, crl_files), &CheckAbsolutePath, 0},
+     "CRL files (PEM or DER) of those CAs, checked on every card login; no network is used\n"
+     "(no OCSP, no AIA). Copy fresh ones in and reload (SIGHUP)."},
+    {"tls", "crl_stale", EnumField{OUTPOST_ENUM(tls, crl_stale), kCrlStaleNames},
+     "A CRL past its nextUpdate: \"refuse\" every card of that CA until a fresh CRL is\n"
+     "installed, or \"accept\" them and log a warning."},
+    {"tls", "map_by", EnumField{OUTPOST_ENUM(tls, map_by), kCertMapByNames},
+     "Which certificate identity maps to an account ('outpost user cert-bind'): \"upn\" (the\n"
+     "Microsoft UPN in the subjectAltName, as on CAC/PIV cards), \"email\" (rfc822Name in the\n"
+     "subjectAltName) or \"subject\" (the full subject DN)."},
     {"session", "idle_timeout_minutes",
      IntField{OUTPOST_REF(session, idle_timeout_minutes), 1, 1440},
      "A session unused for this long is signed out."},
+    {"session", "admin_idle_timeout_minutes",
+     IntField{OUTPOST_REF(session, admin_idle_timeout_minutes), 1, 1440},
+     "The same for accounts whose role is privileged (administrators, user managers, ...)."},
     {"session", "absolute_timeout_hours",
      IntField{OUTPOST_REF(session, absolute_timeout_hours), 1, 720},
      "A session ends this long after sign-in, however active."},
@@ -402,6 +463,46 @@ constexpr KeySpec kKeys[] = {
     {"auth", "login_attempts_per_minute_per_ip",
      IntField{OUTPOST_REF(auth, login_attempts_per_minute_per_ip), 1, 10000},
      "Sign-in attempts allowed per client address per minute; more get 429."},
+    {"auth", "password_profile",
+     EnumField{OUTPOST_ENUM(auth, password_profile), kPasswordProfileNames},
+     "Password rules: \"nist\" (NIST SP 800-63B-4: length only, no forced expiry) or \"stig\"\n"
+     "(DoD: upper, lower, digit and special character, maximum and minimum age, history).\n"
+     "Both refuse common breached passwords, and passwords too short without the user name,\n"
+     "the site name or \"outpost\" in them."},
+    {"auth", "password_max_age_days",
+     IntField{OUTPOST_REF(auth, password_max_age_days), 0, 3650},
+     "stig only: days after which a password must be changed at the next sign-in; 0: never."},
+    {"auth", "password_min_age_days",
+     IntField{OUTPOST_REF(auth, password_min_age_days), 0, 365},
+     "stig only: days before users may change their password again (an administrator's\n"
+     "reset is exempt)."},
+    {"auth", "password_history", IntField{OUTPOST_REF(auth, password_history), 0, 24},
+     "stig only: how many of the last passwords (the current one included) may not be reused."},
+    {"auth", "lockout_attempts", IntField{OUTPOST_REF(auth, lockout_attempts), 0, 100},
+     "Failed sign-ins within lockout_window_minutes that lock the account; 0: no lockout."},
+    {"auth", "lockout_window_minutes",
+     IntField{OUTPOST_REF(auth, lockout_window_minutes), 1, 1440},
+     "The window in which failed sign-ins are counted toward a lock."},
+    {"auth", "lockout_minutes", IntField{OUTPOST_REF(auth, lockout_minutes), 0, 525600},
+     "How long a lock lasts; 0: until an administrator unlocks the account\n"
+     "('outpost user unlock NAME')."},
+    {"auth", "max_failures_per_hour",
+     IntField{OUTPOST_REF(auth, max_failures_per_hour), 1, 100},
+     "Failed sign-ins per account an hour that are evaluated at all; beyond them every attempt\n"
+     "is refused without checking the password."},
+    {"auth", "login_user_names_per_ip",
+     IntField{OUTPOST_REF(auth, login_user_names_per_ip), 0, 10000},
+     "Different user names one client address may try within login_user_names_window_minutes\n"
+     "(against password spraying); more get 429. 0: no limit."},
+    {"auth", "login_user_names_window_minutes",
+     IntField{OUTPOST_REF(auth, login_user_names_window_minutes), 1, 1440},
+     "The window for login_user_names_per_ip."},
+    {"auth", "password_login", EnumField{OUTPOST_ENUM(auth, password_login), kPasswordLoginNames},
+     "Who may sign in with a password: \"all\", \"unprivileged\" (privileged roles must use a\n"
+     "smart card) or \"none\" (smart cards only). Anything but \"all\" needs tls.client_auth."},
+    {"auth", "require_2fa", EnumField{OUTPOST_ENUM(auth, require_2fa), kRequire2faNames},
+     "Who must use two-factor authentication (TOTP): \"none\", \"privileged\" roles, or\n"
+     "\"all\". Someone who must and has none is made to enrol at their next sign-in."},
     {"site", "name", StringField{OUTPOST_REF(site, name), &CheckSiteName},
      "Site name shown in the title bar and on the sign-in page."},
     {"site", "banner_text", StringField{OUTPOST_REF(site, banner_text), &CheckBannerText},
@@ -411,6 +512,9 @@ constexpr KeySpec kKeys[] = {
     {"site", "login_notice", StringField{OUTPOST_REF(site, login_notice), &CheckLoginNotice},
      "Notice-and-consent text users must accept before signing in; \"\" shows none.\n"
      "Use a TOML multi-line string (\"\"\"...\"\"\") for several paragraphs."},
+    {"site", "require_consent", BoolField{OUTPOST_REF(site, require_consent)},
+     "Refuse a sign-in that does not say the user accepted login_notice (\"consent\": true);\n"
+     "the acceptance is recorded in the audit log. Needs login_notice."},
     {"log", "level", EnumField{OUTPOST_ENUM(log, level), kLogLevelNames},
      "Least severe message logged."},
     {"log", "requests", BoolField{OUTPOST_REF(log, requests)},
@@ -426,6 +530,9 @@ constexpr KeySpec kKeys[] = {
      "Most people in a group direct message, its creator included."},
     {"chat", "default_room", StringField{OUTPOST_REF(chat, default_room), &CheckDefaultRoom},
      "Public channel every new user joins (created at start when missing); \"\" for none."},
+    {"chat", "posts_per_minute", IntField{OUTPOST_REF(chat, posts_per_minute), 0, 100000},
+     "Messages one account may post per minute through the REST API (a burst of as many, then\n"
+     "refilled evenly); more get 429 rate_limited with Retry-After. 0 for no limit."},
     {"files", "max_file_mb", IntField{OUTPOST_REF(files, max_file_mb), 1, 102400},
      "Largest file accepted, in MiB (uploads stream; server.max_body_bytes does not apply)."},
     {"files", "user_quota_mb", IntField{OUTPOST_REF(files, user_quota_mb), 0, 10485760},
@@ -437,6 +544,9 @@ constexpr KeySpec kKeys[] = {
      "executable, other. [] accepts every class not denied."},
     {"files", "deny_types", StringListField{OUTPOST_REF(files, deny_types), &CheckTypeClass, 0},
      "Type classes refused; executables (ELF, PE, Mach-O, #! scripts) by default."},
+    {"files", "uploads_per_minute", IntField{OUTPOST_REF(files, uploads_per_minute), 0, 100000},
+     "Files one account may upload per minute (a burst of as many, then refilled evenly);\n"
+     "more get 429 rate_limited with Retry-After. 0 for no limit."},
     {"backup", "schedule", StringField{OUTPOST_REF(backup, schedule), &CheckDailyTime},
      "Local time of the daily backup, \"HH:MM\" (24-hour clock); \"\" makes none.\n"
      "Needs key_file or passphrase_file."},
@@ -475,6 +585,34 @@ constexpr KeySpec kKeys[] = {
     {"realtime", "ping_interval_seconds",
      IntField{OUTPOST_REF(realtime, ping_interval_seconds), 5, 3600},
      "Silence after which the server pings a connection; no pong within 20 s closes it."},
+    {"audit", "on_failure", EnumField{OUTPOST_ENUM(audit, on_failure), kAuditOnFailureNames},
+     "When an audit record cannot be written: \"refuse\" the action (nothing happens\n"
+     "unaudited), or \"continue\" with it and log the lost record."},
+    {"audit", "checkpoint_every_records",
+     IntField{OUTPOST_REF(audit, checkpoint_every_records), 1, 1000000},
+     "Sign a checkpoint of the hash chain after this many new records."},
+    {"audit", "checkpoint_every_minutes",
+     IntField{OUTPOST_REF(audit, checkpoint_every_minutes), 1, 10080},
+     "Sign a checkpoint when this many minutes passed since the last and records are unsigned."},
+    {"audit", "max_size_mb", IntField{OUTPOST_REF(audit, max_size_mb), 1, 1048576},
+     "Storage set aside for the audit log, in MiB. At 75% of it the server raises an alert\n"
+     "(error log line, /metrics, an audit.storage_alert record, 'outpost doctor')."},
+    {"siem", "enabled", BoolField{OUTPOST_REF(siem, enabled)},
+     "Forward every audit record to the SIEM. Records wait in the audit log while it is down."},
+    {"siem", "host", StringField{OUTPOST_REF(siem, host), &CheckSiemHost},
+     "IP address of the SIEM's syslog receiver (no DNS names: the binary has no resolver)."},
+    {"siem", "port", IntField{OUTPOST_REF(siem, port), 1, 65535},
+     "TCP port of the receiver (6514 is syslog over TLS, 601 plain syslog over TCP)."},
+    {"siem", "transport", EnumField{OUTPOST_ENUM(siem, transport), kSiemTransportNames},
+     "\"tls\" (the SIEM's certificate is verified against ca_file) or \"tcp\" (plain text)."},
+    {"siem", "ca_file", StringField{OUTPOST_REF(siem, ca_file), &CheckOptionalAbsolutePath},
+     "PEM file with the CA certificate(s) that sign the SIEM's certificate; needed for tls."},
+    {"siem", "server_name", StringField{OUTPOST_REF(siem, server_name), &CheckOptionalHostName},
+     "DNS name the SIEM's certificate must carry (sent as SNI); \"\" expects host itself."},
+    {"siem", "app_name", StringField{OUTPOST_REF(siem, app_name), &CheckAppName},
+     "RFC 5424 APP-NAME of every message."},
+    {"siem", "facility", IntField{OUTPOST_REF(siem, facility), 0, 23},
+     "Syslog facility number (13: log audit; 10: security/authorization; 16..23: local0..7)."},
 };
 
 #undef OUTPOST_REF
@@ -695,11 +833,35 @@ void CheckRelations(const Config& c, const std::map<std::string, toml::source_po
                                            std::to_string(auth.password_min_length) + "), got " +
                                            std::to_string(auth.password_max_length));
   }
+  if (auth.password_profile == PasswordProfile::kStig && auth.password_max_age_days > 0 &&
+      auth.password_min_age_days >= auth.password_max_age_days &&
+      !any_failed({"auth.password_min_age_days", "auth.password_max_age_days"})) {
+    if (seen.count("auth.password_min_age_days") > 0) {
+      report("auth.password_min_age_days",
+             "must be below auth.password_max_age_days (" +
+                 std::to_string(auth.password_max_age_days) + "), got " +
+                 std::to_string(auth.password_min_age_days));
+    } else {
+      report("auth.password_max_age_days",
+             "must be above auth.password_min_age_days (" +
+                 std::to_string(auth.password_min_age_days) + "), got " +
+                 std::to_string(auth.password_max_age_days));
+    }
+  }
   if (c.tls.cert_file.empty() != c.tls.key_file.empty() &&
       !any_failed({"tls.cert_file", "tls.key_file"})) {
     std::string_view set = c.tls.cert_file.empty() ? "tls.key_file" : "tls.cert_file";
     std::string_view unset = c.tls.cert_file.empty() ? "tls.cert_file" : "tls.key_file";
     report(set, "must be set together with " + std::string(unset) + ", which is empty");
+  }
+  if (c.tls.client_auth != ClientAuth::kOff && c.tls.client_ca_file.empty() &&
+      !any_failed({"tls.client_auth", "tls.client_ca_file"})) {
+    report("tls.client_auth", "needs tls.client_ca_file, the CA bundle that issues the cards");
+  }
+  if (c.auth.password_login != PasswordLogin::kAll && c.tls.client_auth == ClientAuth::kOff &&
+      !any_failed({"auth.password_login", "tls.client_auth"})) {
+    report("auth.password_login",
+           "needs tls.client_auth \"optional\" or \"required\": otherwise nobody could sign in");
   }
   const BackupConfig& b = c.backup;
   if (!any_failed({"backup.schedule", "backup.key_file", "backup.passphrase_file"})) {
@@ -709,6 +871,19 @@ void CheckRelations(const Config& c, const std::map<std::string, toml::source_po
       report("backup.schedule",
              "needs backup.key_file or backup.passphrase_file: backups are always encrypted");
     }
+  }
+  if (c.site.require_consent && c.site.login_notice.empty() &&
+      !any_failed({"site.require_consent", "site.login_notice"})) {
+    report("site.require_consent", "needs site.login_notice: the text users consent to");
+  }
+  const SiemConfig& siem = c.siem;
+  if (siem.enabled && siem.host.empty() && !any_failed({"siem.enabled", "siem.host"})) {
+    report("siem.enabled", "needs siem.host: the address of the SIEM's syslog receiver");
+  } else if (siem.enabled && siem.transport == SiemTransport::kTls && siem.ca_file.empty() &&
+             !any_failed({"siem.enabled", "siem.transport", "siem.ca_file"})) {
+    report("siem.enabled",
+           "with transport \"tls\" needs siem.ca_file to verify the SIEM's certificate "
+           "(or use transport \"tcp\")");
   }
   const auto& redirect = c.server.http_redirect_listen;
   if (redirect && !any_failed({"server.listen", "server.http_redirect_listen"})) {
@@ -875,10 +1050,22 @@ Result<Config> Load(std::string_view text, std::string_view source) {
 // ---------------------------------------------------------------------------------------------
 
 std::string_view Argon2OpsName(Argon2Ops ops) { return kArgon2Names[static_cast<int>(ops)]; }
+std::string_view PasswordProfileName(PasswordProfile profile) {
+  return kPasswordProfileNames[static_cast<int>(profile)];
+}
 std::string_view BannerColorName(BannerColor color) {
   return kBannerColorNames[static_cast<int>(color)];
 }
 std::string_view LogLevelName(LogLevel level) { return kLogLevelNames[static_cast<int>(level)]; }
+std::string_view Require2faName(Require2fa value) {
+  return kRequire2faNames[static_cast<int>(value)];
+}
+std::string_view AuditOnFailureName(AuditOnFailure value) {
+  return kAuditOnFailureNames[static_cast<int>(value)];
+}
+std::string_view SiemTransportName(SiemTransport value) {
+  return kSiemTransportNames[static_cast<int>(value)];
+}
 
 Config Defaults() { return Config{}; }
 

@@ -23,6 +23,14 @@ enum class Argon2Ops { kInteractive, kModerate, kSensitive };
 // DoD classification banner colors.
 enum class BannerColor { kGreen, kBlue, kRed, kOrange, kYellow, kPurple };
 enum class LogLevel { kDebug, kInfo, kWarn, kError };
+// [auth] password_profile: NIST SP 800-63B-4 or the DoD STIG rules.
+enum class PasswordProfile { kNist, kStig };
+std::string_view PasswordProfileName(PasswordProfile profile);
+// Smart-card login (docs/security.md, "Smart-card login (CAC/PIV)").
+enum class ClientAuth { kOff, kOptional, kRequired };     // tls.client_auth
+enum class CrlStale { kRefuse, kAccept };                 // tls.crl_stale
+enum class CertMapBy { kUpn, kEmail, kSubject };          // tls.map_by
+enum class PasswordLogin { kAll, kUnprivileged, kNone };  // auth.password_login
 
 // The names used in the file ("moderate", "green", "info"). Thread-safe; static storage.
 std::string_view Argon2OpsName(Argon2Ops ops);
@@ -59,21 +67,51 @@ struct TlsConfig {
   std::string cert_file;
   std::string key_file;
   std::string min_version = "1.2";  // only "1.2": mbedTLS 2.28 has no TLS 1.3
+  // Client certificates (smart cards). client_ca_file is required unless client_auth is off;
+  // the files are read and checked by `outpost serve` and `outpost config check`.
+  ClientAuth client_auth = ClientAuth::kOff;
+  std::string client_ca_file;          // absolute or ""
+  std::vector<std::string> crl_files;  // absolute paths
+  CrlStale crl_stale = CrlStale::kRefuse;
+  CertMapBy map_by = CertMapBy::kUpn;
   bool operator==(const TlsConfig&) const = default;
 };
 
 struct SessionConfig {
   int idle_timeout_minutes = 15;               // 1..1440
+  int admin_idle_timeout_minutes = 10;         // 1..1440, for privileged roles
   int absolute_timeout_hours = 12;             // 1..720
   std::string cookie_name = "__Host-outpost";  // "__Host-" + an RFC 6265 token
   bool operator==(const SessionConfig&) const = default;
 };
+
+// Who must sign in with a second factor ([auth] require_2fa).
+enum class Require2fa { kNone, kPrivileged, kAll };
+std::string_view Require2faName(Require2fa value);
 
 struct AuthConfig {
   int password_min_length = 15;   // 8..128
   int password_max_length = 128;  // password_min_length..1024
   Argon2Ops argon2_ops = Argon2Ops::kInteractive;
   int login_attempts_per_minute_per_ip = 20;  // 1..10000
+  // Password policy profile (docs/security.md, "Passwords and lockout"). The three keys after
+  // it apply under kStig only.
+  PasswordProfile password_profile = PasswordProfile::kNist;
+  int password_max_age_days = 60;  // 0..3650; 0: never expire
+  int password_min_age_days = 1;   // 0..365; below password_max_age_days
+  int password_history = 5;        // 0..24 previous passwords refused
+  // Lockout: lockout_attempts failures within lockout_window_minutes lock the account for
+  // lockout_minutes (0: until an administrator unlocks it).
+  int lockout_attempts = 3;          // 0..100; 0: no lockout
+  int lockout_window_minutes = 15;   // 1..1440
+  int lockout_minutes = 15;          // 0..525600
+  int max_failures_per_hour = 100;   // 1..100 failures evaluated per account an hour
+  // Password spraying: distinct user names tried from one address within the window.
+  int login_user_names_per_ip = 10;          // 0..10000; 0: no limit
+  int login_user_names_window_minutes = 15;  // 1..1440
+  Require2fa require_2fa = Require2fa::kNone;
+  // Who may sign in with a password; anything but kAll needs tls.client_auth.
+  PasswordLogin password_login = PasswordLogin::kAll;
   bool operator==(const AuthConfig&) const = default;
 };
 
@@ -82,6 +120,7 @@ struct SiteConfig {
   std::string banner_text;       // 0..200 bytes, no control characters; empty: no banner
   BannerColor banner_color = BannerColor::kGreen;
   std::string login_notice;  // 0..20000 bytes; newlines and tabs allowed; empty: none
+  bool require_consent = false;  // sign-in must carry "consent": true (needs login_notice)
   bool operator==(const SiteConfig&) const = default;
 };
 
@@ -101,6 +140,7 @@ struct ChatConfig {
   int max_message_length = 4000;     // 1..100000 characters
   int max_group_members = 8;         // 3..50 people in a group DM, the creator included
   std::string default_room = "general";  // a channel name every new user joins; "" for none
+  int posts_per_minute = 120;  // 0..100000 REST posts per user (token bucket); 0: unlimited
   bool operator==(const ChatConfig&) const = default;
 };
 
@@ -111,6 +151,7 @@ struct FilesConfig {
   // Type classes: image, pdf, archive, text, html, executable, other.
   std::vector<std::string> allow_types;  // empty: every class not denied
   std::vector<std::string> deny_types = {"executable"};
+  int uploads_per_minute = 20;  // 0..100000 uploads per user (token bucket); 0: unlimited
   bool operator==(const FilesConfig&) const = default;
 };
 
@@ -146,6 +187,34 @@ struct RealtimeConfig {
   bool operator==(const RealtimeConfig&) const = default;
 };
 
+// The audit log (docs/audit.md): what happens when a record cannot be written, how often the
+// chain is signed, and the storage size whose 75% raises the alert.
+enum class AuditOnFailure { kRefuse, kContinue };
+std::string_view AuditOnFailureName(AuditOnFailure value);
+struct AuditConfig {
+  AuditOnFailure on_failure = AuditOnFailure::kRefuse;
+  int checkpoint_every_records = 1000;  // 1..1000000
+  int checkpoint_every_minutes = 60;    // 1..10080
+  int max_size_mb = 1024;               // 1..1048576: the audit tables' budget, in MiB
+  bool operator==(const AuditConfig&) const = default;
+};
+
+// Forwarding every audit record to the site's SIEM as RFC 5424 syslog over TCP or TLS
+// (docs/audit.md, "Forwarding to a SIEM").
+enum class SiemTransport { kTcp, kTls };
+std::string_view SiemTransportName(SiemTransport value);
+struct SiemConfig {
+  bool enabled = false;
+  std::string host;  // an IP address (the static binary has no resolver); needed when enabled
+  int port = 6514;   // 1..65535 (6514: syslog over TLS, RFC 5425)
+  SiemTransport transport = SiemTransport::kTls;
+  std::string ca_file;      // absolute PEM file of the CA(s) that sign the SIEM's certificate
+  std::string server_name;  // name the SIEM's certificate must carry; "" uses host
+  std::string app_name = "outpost";  // RFC 5424 APP-NAME: 1..48 printable ASCII, no spaces
+  int facility = 13;                 // 0..23 (13: log audit)
+  bool operator==(const SiemConfig&) const = default;
+};
+
 struct Config {
   ServerConfig server;
   DataConfig data;
@@ -160,6 +229,8 @@ struct Config {
   BackupConfig backup;
   RetentionConfig retention;
   RealtimeConfig realtime;
+  AuditConfig audit;
+  SiemConfig siem;
   bool operator==(const Config&) const = default;
 };
 

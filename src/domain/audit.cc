@@ -228,7 +228,10 @@ Result<int64_t> AuditLog::Append(const AuditEvent& event) {
   int64_t seq = 0;
   Status st =
       db_->Write([&](storage::Connection& conn) { return AppendLocked(conn, event, true, &seq); });
-  if (st.ok()) return seq;
+  if (st.ok()) {
+    if (on_append_) on_append_();
+    return seq;
+  }
   OUTPOST_RETURN_IF_ERROR(Tolerate(st, event));
   return int64_t{0};
 }
@@ -299,6 +302,7 @@ Status AuditLog::Scan(const AuditQuery& q, const std::function<Status(const Audi
   if (q.since) sql += " AND ts_ms >= ?";
   if (q.until) sql += " AND ts_ms < ?";
   if (q.before_seq > 0) sql += " AND seq < ?";
+  if (q.after_seq > 0) sql += " AND seq > ?";
   sql += q.newest_first ? " ORDER BY seq DESC" : " ORDER BY seq";
   if (q.limit > 0) sql += " LIMIT ?";
   return db_->Read([&](storage::Connection& conn) {
@@ -312,6 +316,7 @@ Status AuditLog::Scan(const AuditQuery& q, const std::function<Status(const Audi
     if (q.since) s.Bind(++i, *q.since);
     if (q.until) s.Bind(++i, *q.until);
     if (q.before_seq > 0) s.Bind(++i, q.before_seq);
+    if (q.after_seq > 0) s.Bind(++i, q.after_seq);
     if (q.limit > 0) s.Bind(++i, q.limit);
     while (true) {
       OUTPOST_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -330,23 +335,56 @@ Result<std::vector<AuditRecord>> AuditLog::Query(const AuditQuery& query) {
   return out;
 }
 
+Result<int64_t> AuditLog::HeadSeq() {
+  int64_t seq = 0;
+  OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
+    OUTPOST_ASSIGN_OR_RETURN(storage::Statement s,
+                             conn.Prepare("SELECT coalesce(max(seq), 0) FROM audit_records"));
+    OUTPOST_ASSIGN_OR_RETURN(bool row, s.Step());
+    seq = row ? s.ColumnInt64(0) : 0;
+    return Status::Ok();
+  }));
+  return seq;
+}
+
+Result<std::string> ReadAuditState(storage::Connection& conn, std::string_view key) {
+  OUTPOST_ASSIGN_OR_RETURN(storage::Statement s,
+                           conn.Prepare("SELECT value FROM settings WHERE key = ?"));
+  s.Bind(1, key);
+  OUTPOST_ASSIGN_OR_RETURN(bool row, s.Step());
+  return row ? s.ColumnText(0) : std::string();
+}
+
+Status WriteAuditState(storage::Connection& conn, std::string_view key, std::string_view value) {
+  OUTPOST_ASSIGN_OR_RETURN(
+      storage::Statement s,
+      conn.Prepare("INSERT INTO settings(key, value) VALUES(?, ?) "
+                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value"));
+  s.Bind(1, key).Bind(2, value);
+  return s.Run();
+}
+
+Result<int64_t> AuditSizeBytes(storage::Connection& conn) {
+  Result<storage::Statement> pages = conn.Prepare(
+      "SELECT coalesce(sum(pgsize), 0) FROM dbstat "
+      "WHERE name LIKE 'audit\\_%' ESCAPE '\\' "
+      "OR name LIKE 'sqlite\\_autoindex\\_audit\\_%' ESCAPE '\\'");
+  if (!pages.ok()) {
+    // An SQLite built without the dbstat table: estimate from the stored bytes.
+    pages = conn.Prepare(
+        "SELECT (SELECT coalesce(sum(length(actor) + length(source_ip) + length(action) + "
+        "length(target) + length(outcome) + length(details) + 100), 0) FROM audit_records) + "
+        "(SELECT count(*) * 150 FROM audit_checkpoints)");
+  }
+  if (!pages.ok()) return pages.status();
+  OUTPOST_ASSIGN_OR_RETURN(bool row, pages->Step());
+  return row ? pages->ColumnInt64(0) : int64_t{0};
+}
+
 Result<int64_t> AuditLog::SizeBytes() {
   int64_t bytes = 0;
   OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
-    Result<storage::Statement> pages = conn.Prepare(
-        "SELECT coalesce(sum(pgsize), 0) FROM dbstat "
-        "WHERE name LIKE 'audit\\_%' ESCAPE '\\' "
-        "OR name LIKE 'sqlite\\_autoindex\\_audit\\_%' ESCAPE '\\'");
-    if (!pages.ok()) {
-      // An SQLite built without the dbstat table: estimate from the stored bytes.
-      pages = conn.Prepare(
-          "SELECT (SELECT coalesce(sum(length(actor) + length(source_ip) + length(action) + "
-          "length(target) + length(outcome) + length(details) + 100), 0) FROM audit_records) + "
-          "(SELECT count(*) * 150 FROM audit_checkpoints)");
-    }
-    if (!pages.ok()) return pages.status();
-    OUTPOST_ASSIGN_OR_RETURN(bool row, pages->Step());
-    bytes = row ? pages->ColumnInt64(0) : 0;
+    OUTPOST_ASSIGN_OR_RETURN(bytes, AuditSizeBytes(conn));
     return Status::Ok();
   }));
   return bytes;

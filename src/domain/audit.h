@@ -87,6 +87,7 @@ struct AuditQuery {
   std::optional<UnixMillis> since;  // ts_ms >= since
   std::optional<UnixMillis> until;  // ts_ms < until
   int64_t before_seq = 0;           // seq < before_seq when > 0 (cursor for newest-first pages)
+  int64_t after_seq = 0;            // seq > after_seq when > 0 (the SIEM forwarder's cursor)
   int64_t limit = 0;                // at most this many records when > 0
   bool newest_first = false;        // seq descending instead of ascending
 };
@@ -142,6 +143,14 @@ class AuditLog {
   // measured (an alert that stays silent when it cannot see is worse than a false one).
   bool OverThreshold(int64_t max_bytes);
 
+  // The newest record's seq; 0 when the log is empty.
+  Result<int64_t> HeadSeq();
+
+  // `fn` runs after every record Append() commits (not AppendIn, whose commit is the caller's),
+  // on the appending thread; it must be quick (the SIEM forwarder's wake-up). Set it before
+  // the log is shared between threads; not thread-safe itself.
+  void set_on_append(std::function<void()> fn) { on_append_ = std::move(fn); }
+
   const AuditOptions& options() const { return options_; }
 
  private:
@@ -154,7 +163,18 @@ class AuditLog {
   const Clock* const clock_;
   const ApplianceKeys* const keys_;
   const AuditOptions options_;
+  std::function<void()> on_append_;  // set once before sharing; may be empty
 };
+
+// Bytes of database pages held by the audit tables and their indexes (AuditLog::SizeBytes on
+// a connection the caller holds, e.g. a read-only one in `outpost doctor`).
+Result<int64_t> AuditSizeBytes(storage::Connection& conn);
+
+// Small named values that the audit machinery keeps next to the log, in the `settings` table
+// (the SIEM forwarder's cursor, the storage alert's state, the last configuration fingerprint).
+// Keys start with "audit.". Read: "" when the key was never written (no value is ever "").
+Result<std::string> ReadAuditState(storage::Connection& conn, std::string_view key);
+Status WriteAuditState(storage::Connection& conn, std::string_view key, std::string_view value);
 
 // The columns of audit_records in AuditRecord order, and the reader of one row selected with
 // them; shared with the verifier so the two never disagree on the layout.

@@ -16,7 +16,7 @@ Result<std::vector<MessageEdit>> Messages::Edits(const User& actor, int64_t mess
   std::vector<MessageEdit> out;
   OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, Readable(conn, actor, message_id));
-    if (!loaded.second.can_moderate) {
+    if (!loaded.second.can_view_edits) {
       return Status::PermissionDenied("only moderators see the history of edits");
     }
     OUTPOST_ASSIGN_OR_RETURN(
@@ -105,7 +105,7 @@ Status Messages::SetPinned(const User& actor, int64_t message_id, bool pinned) {
   OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, Readable(conn, actor, message_id));
     auto& [m, access] = loaded;
-    if (!access.can_moderate) {
+    if (!access.can_pin) {
       return Status::PermissionDenied("only moderators pin messages");
     }
     if (m.deleted_at) return Status::FailedPrecondition("the message was deleted");

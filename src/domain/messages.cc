@@ -391,9 +391,14 @@ Result<Message> Messages::Edit(const User& actor, int64_t message_id, std::strin
   OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, Readable(conn, actor, message_id));
     auto& [m, access] = loaded;
-    if (m.author_id != actor.id) return Status::PermissionDenied("only the author edits a message");
+    if (m.author_id != actor.id && !access.can_edit_any) {
+      return Status::PermissionDenied("only the author edits a message");
+    }
     if (m.deleted_at) return Status::FailedPrecondition("the message was deleted");
-    if (!access.can_post) return Status::FailedPrecondition("the room no longer takes messages");
+    // A moderator's edit is moderation, not posting: it needs no membership.
+    if (m.author_id == actor.id && !access.can_post) {
+      return Status::FailedPrecondition("the room no longer takes messages");
+    }
     if (m.body == body) {
       out = m;
       return Status::Ok();
@@ -420,7 +425,7 @@ Status Messages::Delete(const User& actor, int64_t message_id) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, Readable(conn, actor, message_id));
     auto& [m, access] = loaded;
     bool own = m.author_id == actor.id && access.role != RoomRole::kNone;
-    if (!own && !access.can_moderate) {
+    if (!own && !access.can_delete_any) {
       return Status::PermissionDenied("only the author or a moderator deletes a message");
     }
     if (m.deleted_at) return Status::Ok();

@@ -121,11 +121,11 @@ Result<RoomRetention> Retention::Set(const User& actor, int64_t room_id,
   OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) -> Status {
     OUTPOST_ASSIGN_OR_RETURN(auto readable, LoadReadable(conn, actor, room_id));
     const RoomAccess& access = readable.second;
-    if (!access.can_manage) {
+    if (!access.can_manage && !access.can_set_retention) {
       return Status::PermissionDenied(
           "only the channel's owners and administrators set its retention");
     }
-    if (!access.admin) {
+    if (!access.can_set_retention) {
       OUTPOST_RETURN_IF_ERROR(CheckNotLonger(messages_days, global_.messages_days, "messages"));
       OUTPOST_RETURN_IF_ERROR(CheckNotLonger(files_days, global_.files_days, "files"));
     }

@@ -76,7 +76,10 @@ Status Rooms::SetArchived(const User& actor, int64_t room_id, bool archived) {
   OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
-    if (!access.can_manage) return Status::PermissionDenied("only the room's owners may archive it");
+    if (!access.can_archive) {
+      return Status::PermissionDenied("only the room's owners and moderators with rooms.archive "
+                                      "may archive it");
+    }
     if (r.archived == archived) return Status::Ok();
     UnixMillis now = clock_->NowMillis();
     OUTPOST_ASSIGN_OR_RETURN(
@@ -94,7 +97,9 @@ Status Rooms::Delete(const User& actor, int64_t room_id) {
   OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
-    if (!access.admin) return Status::PermissionDenied("only administrators may delete rooms");
+    if (!access.can_delete_room) {
+      return Status::PermissionDenied("deleting a channel needs rooms.delete");
+    }
     UnixMillis now = clock_->NowMillis();
     // Members learn of the deletion through events addressed to each of them: after the
     // delete there is no membership left to route a room event by.
@@ -166,8 +171,9 @@ Status Rooms::Invite(const User& actor, int64_t room_id, std::string_view userna
       return Status::FailedPrecondition("people cannot be added to a direct message; "
                                         "start a new group message instead");
     }
-    bool allowed = r.kind == RoomKind::kPublic ? access.role != RoomRole::kNone || access.admin
-                                               : access.can_moderate;
+    bool allowed = access.can_manage_members ||
+                   (r.kind == RoomKind::kPublic ? access.role != RoomRole::kNone
+                                                : access.can_moderate);
     if (!allowed) return Status::PermissionDenied("you may not add people to this room");
     if (r.archived) return Status::FailedPrecondition("the room is archived");
     OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
@@ -181,11 +187,14 @@ Status Rooms::Remove(const User& actor, int64_t room_id, std::string_view userna
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
     if (!IsChannel(r)) return Status::FailedPrecondition("direct messages keep their members");
-    if (!access.can_moderate) return Status::PermissionDenied("you may not remove people");
+    if (!access.can_moderate && !access.can_manage_members) {
+      return Status::PermissionDenied("you may not remove people");
+    }
     OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
     OUTPOST_ASSIGN_OR_RETURN(RoomRole target, LoadRole(conn, room_id, user_id));
     if (target == RoomRole::kNone) return Status::NotFound("not a member of this room");
-    if (target == RoomRole::kOwner && access.role != RoomRole::kOwner && !access.admin) {
+    if (target == RoomRole::kOwner && access.role != RoomRole::kOwner &&
+        !access.can_manage_members) {
       return Status::PermissionDenied("only owners may remove an owner");
     }
     OUTPOST_ASSIGN_OR_RETURN(
@@ -209,7 +218,9 @@ Status Rooms::SetRole(const User& actor, int64_t room_id, std::string_view usern
   OUTPOST_RETURN_IF_ERROR(Change([&](storage::Connection& conn, EventBatch& events) {
     OUTPOST_ASSIGN_OR_RETURN(auto loaded, LoadReadable(conn, actor, room_id));
     auto& [r, access] = loaded;
-    if (!access.can_manage) return Status::PermissionDenied("only owners may change roles");
+    if (!access.can_manage && !access.can_manage_members) {
+      return Status::PermissionDenied("only owners may change roles");
+    }
     OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
     OUTPOST_ASSIGN_OR_RETURN(RoomRole current, LoadRole(conn, room_id, user_id));
     if (current == RoomRole::kNone) return Status::NotFound("not a member of this room");

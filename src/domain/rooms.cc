@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "domain/chat_text.h"
+#include "domain/permissions.h"
 
 namespace outpost::domain {
 namespace {
@@ -106,14 +107,35 @@ bool ParseRoomRole(std::string_view name, RoomRole* out) {
 RoomAccess AccessFor(const Room& room, const User& user, RoomRole role) {
   RoomAccess a;
   a.role = role;
-  bool member = role != RoomRole::kNone;
-  // Administrators manage channels, but DMs stay private to their members.
-  a.admin = user.role == kRoleAdmin && IsChannel(room);
-  a.can_read = member || room.kind == RoomKind::kPublic || a.admin;
-  bool elevated = role >= RoomRole::kModerator || a.admin;
-  a.can_post = member && !room.archived && (!room.read_only || elevated);
-  a.can_moderate = a.can_read && (elevated || (!IsChannel(room) && member));
-  a.can_manage = IsChannel(room) && (role == RoomRole::kOwner || a.admin);
+  const PermissionSet perms = RolePermissions(user.role);
+  // Site-wide permissions reach channels only: DMs stay private to their members.
+  const bool channel = IsChannel(room);
+  auto site = [&](Permission p) { return channel && perms.test(static_cast<size_t>(p)); };
+  const bool member = role != RoomRole::kNone;
+  a.admin = site(Permission::kRoomsManageAny);
+  // Without messages.read (auditors, unless granted) no room is readable at all. A public
+  // channel is readable before joining only for those who may browse the directory (not
+  // guests or bots: they see the rooms they are in).
+  const bool reads = perms.test(static_cast<size_t>(Permission::kMessagesRead));
+  a.can_read = reads && (member ||
+                         (room.kind == RoomKind::kPublic &&
+                          perms.test(static_cast<size_t>(Permission::kRoomsBrowseDirectory))) ||
+                         site(Permission::kRoomsViewAll));
+  const bool room_moderator = role >= RoomRole::kModerator;
+  a.can_post = a.can_read && member && !room.archived &&
+               perms.test(static_cast<size_t>(Permission::kMessagesPost)) &&
+               (!room.read_only || room_moderator || site(Permission::kRoomsPostAnnouncement));
+  a.can_moderate = a.can_read && (room_moderator || (!channel && member));
+  a.can_manage = a.can_read && channel && (role == RoomRole::kOwner || a.admin);
+  if (!a.can_read) return a;
+  a.can_edit_any = site(Permission::kMessagesEditAny);
+  a.can_delete_any = a.can_moderate || site(Permission::kMessagesDeleteAny);
+  a.can_pin = a.can_moderate || site(Permission::kMessagesPin);
+  a.can_view_edits = a.can_moderate || site(Permission::kMessagesViewEdits);
+  a.can_manage_members = site(Permission::kRoomsManageMembers);
+  a.can_archive = a.can_manage || site(Permission::kRoomsArchive);
+  a.can_delete_room = site(Permission::kRoomsDelete);
+  a.can_set_retention = site(Permission::kRoomsSetRetention);
   return a;
 }
 
@@ -190,6 +212,13 @@ Result<Room> Rooms::CreateChannel(const User& actor, RoomKind kind, std::string_
   if (kind != RoomKind::kPublic && kind != RoomKind::kPrivate) {
     return Status::InvalidArgument("a channel is public or private");
   }
+  // The route declares rooms.create_private (creating any channel); listing it in the
+  // directory is the further step only rooms.create_public allows.
+  if (kind == RoomKind::kPublic && !RoleHas(actor.role, Permission::kRoomsCreatePublic)) {
+    return Status::PermissionDenied(
+        "your role may not create public channels (it lacks rooms.create_public): make it "
+        "private");
+  }
   OUTPOST_RETURN_IF_ERROR(CheckRoomName(name));
   OUTPOST_RETURN_IF_ERROR(CheckRoomText(topic, 250, "the topic"));
   OUTPOST_RETURN_IF_ERROR(CheckRoomText(description, 1000, "the description"));
@@ -234,6 +263,23 @@ Result<Room> Rooms::OpenDirect(const User& actor, const std::vector<std::string>
     if (static_cast<int>(ids.size()) > options_.max_group_members) {
       return Status::InvalidArgument("a group message holds at most " +
                                      std::to_string(options_.max_group_members) + " people");
+    }
+    if (!RoleHas(actor.role, Permission::kDmsOpenAny)) {
+      // Guests and bots reach only the people they already share a room with.
+      OUTPOST_ASSIGN_OR_RETURN(
+          storage::Statement shared,
+          conn.Prepare("SELECT 1 FROM room_members a JOIN room_members b "
+                       "ON a.room_id = b.room_id WHERE a.user_id = ? AND b.user_id = ? LIMIT 1"));
+      for (size_t i = 1; i < ids.size(); ++i) {
+        shared.Reset();
+        shared.Bind(1, actor.id).Bind(2, ids[i]);
+        OUTPOST_ASSIGN_OR_RETURN(bool found, shared.Step());
+        if (!found) {
+          return Status::PermissionDenied(
+              "your role opens direct messages only with people you share a room with "
+              "(it lacks dms.open_any)");
+        }
+      }
     }
     std::sort(ids.begin(), ids.end());
     std::string key = "dm:";

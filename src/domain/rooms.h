@@ -45,11 +45,22 @@ struct Room {
 // What one user may do in one room. Derived, never stored.
 struct RoomAccess {
   RoomRole role = RoomRole::kNone;  // kNone: not a member
-  bool admin = false;               // appliance administrator (not for DMs)
+  bool admin = false;  // manages every channel (rooms.manage_any); never set for DMs
   bool can_read = false;
   bool can_post = false;
-  bool can_moderate = false;  // delete others' messages, remove members, pin, see edits
+  bool can_moderate = false;  // as the room's moderator: delete others' messages, remove
+                              // members, pin, see edits
   bool can_manage = false;    // rename, describe, archive, set roles
+  // Site-wide permissions (domain/permissions.h) of the actor that reach into this channel
+  // (never into DMs), each also true when the room role alone allows the same thing.
+  bool can_edit_any = false;        // messages.edit_any
+  bool can_delete_any = false;      // messages.delete_any
+  bool can_pin = false;             // messages.pin
+  bool can_view_edits = false;      // messages.view_edits
+  bool can_manage_members = false;  // rooms.manage_members
+  bool can_archive = false;         // rooms.archive
+  bool can_delete_room = false;     // rooms.delete
+  bool can_set_retention = false;   // rooms.set_retention: also beyond the global setting
 };
 RoomAccess AccessFor(const Room& room, const User& user, RoomRole role);
 

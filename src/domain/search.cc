@@ -4,6 +4,8 @@
 #include <cctype>
 #include <ctime>
 
+#include "domain/permissions.h"
+
 namespace outpost::domain {
 namespace {
 
@@ -129,8 +131,13 @@ Result<SearchPage> Search::Run(const User& actor, const SearchQuery& q, SearchOr
                               "m.id = f.rowid WHERE messages_fts MATCH :fts AND "
             : std::string("SELECT m.id, substr(m.body, 1, 200), (SELECT coalesce(name, '') "
                           "FROM rooms WHERE id = m.room_id) FROM messages m WHERE ");
-    sql += "m.deleted_at IS NULL AND m.room_id IN (SELECT room_id FROM room_members WHERE "
-           "user_id = :me UNION SELECT id FROM rooms WHERE kind = 'public')";
+    // Public channels one is not in are searchable only by those who may browse them (not
+    // guests or bots: they see the rooms they are in; domain/permissions.h).
+    sql += RoleHas(actor.role, Permission::kRoomsBrowseDirectory)
+               ? "m.deleted_at IS NULL AND m.room_id IN (SELECT room_id FROM room_members WHERE "
+                 "user_id = :me UNION SELECT id FROM rooms WHERE kind = 'public')"
+               : "m.deleted_at IS NULL AND m.room_id IN (SELECT room_id FROM room_members WHERE "
+                 "user_id = :me)";
     if (!q.from.empty()) {
       sql += " AND m.author_id = (SELECT id FROM users WHERE username = :from)";
     }

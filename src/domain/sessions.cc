@@ -32,11 +32,27 @@ User UserFromColumns(const storage::Statement& stmt, int first) {
 
 }  // namespace
 
+int64_t Sessions::IdleTimeoutFor(std::string_view role) const {
+  const bool privileged =
+      policy_.is_privileged ? policy_.is_privileged(role) : role == kRoleAdmin;
+  return privileged ? policy_.admin_idle_timeout_ms : policy_.idle_timeout_ms;
+}
+
+Result<Session> Sessions::Create(const User& user, std::string_view remote_addr,
+                                 std::string_view user_agent, std::string* token) {
+  OUTPOST_ASSIGN_OR_RETURN(Session s, Create(user.id, remote_addr, user_agent, token));
+  s.idle_timeout_ms = IdleTimeoutFor(user.role);
+  return s;
+}
+
 Result<Session> Sessions::Create(int64_t user_id, std::string_view remote_addr,
                                  std::string_view user_agent, std::string* token) {
   std::string secret = RandomToken();
   Session s;
   s.user_id = user_id;
+  s.idle_timeout_ms = policy_.idle_timeout_ms;
+  s.remote_addr = std::string(remote_addr.substr(0, 64));
+  s.user_agent = std::string(user_agent.substr(0, 256));
   s.csrf_token = RandomToken();
   s.created_at = s.last_seen_at = clock_->NowMillis();
   s.expires_at = s.created_at + policy_.absolute_timeout_ms;
@@ -58,7 +74,8 @@ Result<Session> Sessions::Create(int64_t user_id, std::string_view remote_addr,
 }
 
 UnixMillis Sessions::EffectiveExpiry(const Session& s) const {
-  return std::min(s.expires_at, s.last_seen_at + policy_.idle_timeout_ms);
+  const int64_t idle = s.idle_timeout_ms > 0 ? s.idle_timeout_ms : policy_.idle_timeout_ms;
+  return std::min(s.expires_at, s.last_seen_at + idle);
 }
 
 Result<Principal> Sessions::Authenticate(std::string_view token) {
@@ -88,6 +105,8 @@ Result<Principal> Sessions::Authenticate(std::string_view token) {
     return Status::Ok();
   }));
   if (!found) return refused;
+  // The role as it is now: a user made an administrator gets the shorter timeout at once.
+  p.session.idle_timeout_ms = IdleTimeoutFor(p.user.role);
   UnixMillis now = clock_->NowMillis();
   if (now >= EffectiveExpiry(p.session) || p.user.disabled) {
     (void)Revoke(token);
@@ -137,6 +156,114 @@ Result<int> Sessions::RevokeAll(int64_t user_id) {
   return n;
 }
 
+Result<std::vector<int64_t>> Sessions::RevokeAllOf(int64_t user_id, int64_t keep) {
+  std::vector<int64_t> ids;
+  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+    ids.clear();  // the writer may run this again after a failed group
+    OUTPOST_ASSIGN_OR_RETURN(
+        storage::Statement q,
+        conn.Prepare("SELECT id FROM sessions WHERE user_id = ? AND id != ?"));
+    q.Bind(1, user_id).Bind(2, keep);
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      ids.push_back(q.ColumnInt64(0));
+    }
+    OUTPOST_ASSIGN_OR_RETURN(
+        storage::Statement d, conn.Prepare("DELETE FROM sessions WHERE user_id = ? AND id != ?"));
+    d.Bind(1, user_id).Bind(2, keep);
+    return d.Run();
+  }));
+  return ids;
+}
+
+Status Sessions::RevokeOf(int64_t user_id, int64_t session_id) {
+  bool found = false;
+  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+    OUTPOST_ASSIGN_OR_RETURN(
+        storage::Statement stmt,
+        conn.Prepare("DELETE FROM sessions WHERE id = ? AND user_id = ?"));
+    stmt.Bind(1, session_id).Bind(2, user_id);
+    OUTPOST_RETURN_IF_ERROR(stmt.Run());
+    found = conn.Changes() > 0;
+    return Status::Ok();
+  }));
+  if (!found) return Status::NotFound("no session with id " + std::to_string(session_id));
+  return Status::Ok();
+}
+
+Result<std::vector<Session>> Sessions::List(int64_t user_id) {
+  std::vector<Session> out;
+  std::string role;
+  OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
+    OUTPOST_ASSIGN_OR_RETURN(storage::Statement r,
+                             conn.Prepare("SELECT role FROM users WHERE id = ?"));
+    r.Bind(1, user_id);
+    OUTPOST_ASSIGN_OR_RETURN(bool found, r.Step());
+    if (found) role = r.ColumnText(0);
+    OUTPOST_ASSIGN_OR_RETURN(
+        storage::Statement stmt,
+        conn.Prepare("SELECT id, created_at, last_seen_at, expires_at, remote_addr, user_agent "
+                     "FROM sessions WHERE user_id = ? ORDER BY id DESC"));
+    stmt.Bind(1, user_id);
+    while (true) {
+      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt.Step());
+      if (!row) break;
+      Session s;
+      s.id = stmt.ColumnInt64(0);
+      s.user_id = user_id;
+      s.created_at = stmt.ColumnInt64(1);
+      s.last_seen_at = stmt.ColumnInt64(2);
+      s.expires_at = stmt.ColumnInt64(3);
+      s.remote_addr = stmt.ColumnText(4);
+      s.user_agent = stmt.ColumnText(5);
+      out.push_back(std::move(s));
+    }
+    return Status::Ok();
+  }));
+  const UnixMillis now = clock_->NowMillis();
+  const int64_t idle = IdleTimeoutFor(role);
+  for (Session& s : out) s.idle_timeout_ms = idle;
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [&](const Session& s) { return now >= EffectiveExpiry(s); }),
+            out.end());
+  return out;
+}
+
+Result<bool> Sessions::StillValid(int64_t session_id) {
+  bool found = false;
+  Session s;
+  std::string role;
+  bool disabled = false;
+  OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
+    OUTPOST_ASSIGN_OR_RETURN(
+        storage::Statement stmt,
+        conn.Prepare("SELECT s.last_seen_at, s.expires_at, u.role, u.disabled FROM sessions s "
+                     "JOIN users u ON u.id = s.user_id WHERE s.id = ?"));
+    stmt.Bind(1, session_id);
+    OUTPOST_ASSIGN_OR_RETURN(found, stmt.Step());
+    if (found) {
+      s.last_seen_at = stmt.ColumnInt64(0);
+      s.expires_at = stmt.ColumnInt64(1);
+      role = stmt.ColumnText(2);
+      disabled = stmt.ColumnInt64(3) != 0;
+    }
+    return Status::Ok();
+  }));
+  if (!found || disabled) return false;
+  s.idle_timeout_ms = IdleTimeoutFor(role);
+  return clock_->NowMillis() < EffectiveExpiry(s);
+}
+
+Status Sessions::Touch(int64_t session_id) {
+  return db_->Write([&](storage::Connection& conn) {
+    OUTPOST_ASSIGN_OR_RETURN(storage::Statement stmt,
+                             conn.Prepare("UPDATE sessions SET last_seen_at = ? WHERE id = ?"));
+    stmt.Bind(1, clock_->NowMillis()).Bind(2, session_id);
+    return stmt.Run();
+  });
+}
+
 Result<int> Sessions::PurgeExpired() {
   int n = 0;
   UnixMillis now = clock_->NowMillis();
@@ -144,7 +271,10 @@ Result<int> Sessions::PurgeExpired() {
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement stmt,
         conn.Prepare("DELETE FROM sessions WHERE expires_at <= ? OR last_seen_at + ? <= ?"));
-    stmt.Bind(1, now).Bind(2, policy_.idle_timeout_ms).Bind(3, now);
+    // The longer of the two idle timeouts: Authenticate refuses the others' sessions already.
+    stmt.Bind(1, now)
+        .Bind(2, std::max(policy_.idle_timeout_ms, policy_.admin_idle_timeout_ms))
+        .Bind(3, now);
     OUTPOST_RETURN_IF_ERROR(stmt.Run());
     n = conn.Changes();
     return Status::Ok();
@@ -248,6 +378,26 @@ Result<std::vector<ApiToken>> ApiTokens::List(int64_t user_id) {
   return out;
 }
 
+Result<bool> ApiTokens::StillValid(int64_t token_id) {
+  bool found = false, disabled = false;
+  UnixMillis expires_at = 0;
+  OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
+    OUTPOST_ASSIGN_OR_RETURN(
+        storage::Statement stmt,
+        conn.Prepare("SELECT t.expires_at, u.disabled FROM api_tokens t "
+                     "JOIN users u ON u.id = t.user_id WHERE t.id = ?"));
+    stmt.Bind(1, token_id);
+    OUTPOST_ASSIGN_OR_RETURN(found, stmt.Step());
+    if (found) {
+      expires_at = stmt.ColumnInt64(0);
+      disabled = stmt.ColumnInt64(1) != 0;
+    }
+    return Status::Ok();
+  }));
+  if (!found || disabled) return false;
+  return expires_at == 0 || clock_->NowMillis() < expires_at;
+}
+
 Status ApiTokens::Revoke(int64_t user_id, int64_t token_id) {
   bool found = false;
   OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
@@ -260,6 +410,51 @@ Status ApiTokens::Revoke(int64_t user_id, int64_t token_id) {
   }));
   if (!found) return Status::NotFound("no API token with id " + std::to_string(token_id));
   return Status::Ok();
+}
+
+std::string PendingLogins::Create(int64_t user_id, PendingStep step, bool consented) {
+  std::string token = RandomToken();
+  PendingLogin p;
+  p.user_id = user_id;
+  p.step = step;
+  p.consented = consented;
+  const UnixMillis now = clock_->NowMillis();
+  p.expires_at = now + kLifetimeMs;
+  std::lock_guard<std::mutex> lock(mu_);
+  PurgeLocked(now);
+  pending_[HashToken(token)] = p;
+  return token;
+}
+
+Result<PendingLogin> PendingLogins::Find(std::string_view token) {
+  const Status refused =
+      Status::Unauthenticated("the sign-in has expired or was already used; sign in again");
+  if (!LooksLikeToken(token)) return refused;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(HashToken(token));
+  if (it == pending_.end()) return refused;
+  if (clock_->NowMillis() >= it->second.expires_at) {
+    pending_.erase(it);
+    return refused;
+  }
+  return it->second;
+}
+
+void PendingLogins::RecordFailure(std::string_view token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = pending_.find(HashToken(token));
+  if (it != pending_.end() && ++it->second.failures >= kMaxFailures) pending_.erase(it);
+}
+
+void PendingLogins::Consume(std::string_view token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pending_.erase(HashToken(token));
+}
+
+void PendingLogins::PurgeLocked(UnixMillis now) {
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    it = now >= it->second.expires_at ? pending_.erase(it) : std::next(it);
+  }
 }
 
 }  // namespace outpost::domain

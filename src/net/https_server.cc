@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <mbedtls/net_sockets.h>  // MBEDTLS_ERR_NET_* codes only; we bring our own callbacks
 #include <mbedtls/ssl.h>
+#include <mbedtls/x509.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -260,6 +261,34 @@ std::string ErrorJson(const char* code, std::string_view message) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// The peer certificate of the connection this worker thread serves (see
+// CurrentPeerCertificate); set only while a connection with client authentication is served.
+thread_local const PeerCertificate* t_peer = nullptr;
+
+// Publishes a connection's peer certificate to its worker thread for the connection's life.
+class PeerHold {
+ public:
+  explicit PeerHold(const PeerCertificate* peer) { t_peer = peer; }
+  ~PeerHold() { t_peer = nullptr; }
+  PeerHold(const PeerHold&) = delete;
+  PeerHold& operator=(const PeerHold&) = delete;
+};
+
+// Per-connection verify callback (client authentication only): remembers every flag the chain
+// raised, and clears a stale CRL when the site accepts those, so that a required handshake
+// does not fail for it.
+struct VerifyRecord {
+  bool accept_stale_crl = false;
+  uint32_t seen = 0;
+};
+
+int VerifyCallback(void* ctx, mbedtls_x509_crt* /*crt*/, int /*depth*/, uint32_t* flags) {
+  auto* record = static_cast<VerifyRecord*>(ctx);
+  record->seen |= *flags;
+  if (record->accept_stale_crl) *flags &= ~static_cast<uint32_t>(MBEDTLS_X509_BADCRL_EXPIRED);
+  return 0;
+}
+
 // Decrements a gauge when the connection's scope ends, however it ends.
 class GaugeHold {
  public:
@@ -273,6 +302,8 @@ class GaugeHold {
 };
 
 }  // namespace
+
+const PeerCertificate* CurrentPeerCertificate() { return t_peer; }
 
 HttpsServer::HttpsServer(std::shared_ptr<const TlsContext> tls) : tls_(std::move(tls)) {}
 
@@ -342,7 +373,7 @@ bool HandleUpgrade(UpgradeContext& u, const ws::RequestHead& head) {
     WriteRefusal(u.strm, d.status, d.body, d.headers);
     return false;
   }
-  Result<HubTicket> ticket = u.hub->Admit(d.user_id, req.remote_ip);
+  Result<HubTicket> ticket = u.hub->Admit(d.user_id, req.remote_ip, d.session);
   if (!ticket.ok()) {
     const bool limit = ticket.status().code() == Code::kResourceExhausted;
     WriteRefusal(u.strm, limit ? 429 : 503,
@@ -415,10 +446,41 @@ bool HttpsServer::process_and_close_socket(socket_t sock) {
     Transport transport{sock, Clock::now() + handshake_timeout_};
     int r = tls == nullptr ? MBEDTLS_ERR_SSL_BAD_INPUT_DATA
                            : mbedtls_ssl_setup(ssl.get(), tls->config());
+    // Client authentication: everything here is skipped when it is off (the default).
+    const bool client_auth = tls != nullptr && tls->client_auth() != ClientAuthMode::kOff;
+    VerifyRecord record;
+    PeerCertificate peer;
+    if (r == 0 && client_auth) {
+      record.accept_stale_crl = tls->accept_stale_crl();
+      mbedtls_ssl_set_verify(ssl.get(), VerifyCallback, &record);
+    }
     if (r == 0) {
       mbedtls_ssl_set_bio(ssl.get(), &transport, SendCallback, RecvCallback, nullptr);
       r = mbedtls_ssl_handshake(ssl.get());
     }
+    if (client_auth &&
+        (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || r == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE)) {
+      // Required mode only (optional mode never fails for the certificate). Logged, not
+      // audited: no account is involved yet, and net knows nothing of the audit log.
+      char info[256] = "no client certificate";
+      if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+        mbedtls_x509_crt_verify_info(info, sizeof(info), "",
+                                     mbedtls_ssl_get_verify_result(ssl.get()));
+      }
+      for (char& c : info) c = c == '\n' ? ';' : c;
+      std::string ip;
+      int port = 0;
+      SocketAddress(sock, true, ip, port);
+      log::Warn("client certificate refused in the handshake", {{"remote", ip}, {"why", info}});
+    }
+    if (r == 0 && client_auth) {
+      if (const mbedtls_x509_crt* crt = mbedtls_ssl_get_peer_cert(ssl.get()); crt != nullptr) {
+        peer.der.assign(reinterpret_cast<const char*>(crt->raw.p), crt->raw.len);
+      }
+      peer.verify_flags = mbedtls_ssl_get_verify_result(ssl.get());
+      peer.crl_stale = (record.seen & MBEDTLS_X509_BADCRL_EXPIRED) != 0;
+    }
+    PeerHold peer_hold(client_auth && r == 0 ? &peer : nullptr);
     if (r != 0) {
       handshake_failures_.fetch_add(1);
     } else {

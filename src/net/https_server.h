@@ -47,6 +47,7 @@ struct UpgradeRequest {
 struct UpgradeDecision {
   bool accept = false;
   int64_t user_id = 0;
+  int64_t session = 0;  // passed to Hub::Admit: the credential the socket is tied to
   int status = 403;
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -55,6 +56,23 @@ struct UpgradeDecision {
 // Runs on HTTP worker threads, several at once, so it must be thread-safe; it may take as long
 // as a request handler (it checks a session).
 using UpgradeHandler = std::function<UpgradeDecision(const UpgradeRequest&)>;
+
+// The client certificate of a TLS connection, as the handshake left it.
+struct PeerCertificate {
+  std::string der;  // the client's leaf certificate (DER); empty when it sent none
+  // mbedtls_ssl_get_verify_result: MBEDTLS_X509_BADCERT_* / BADCRL_* bits, 0 when the chain
+  // verified against the client CAs and CRLs. A CRL past nextUpdate is cleared from these
+  // when the context accepts stale CRLs, and reported in crl_stale instead.
+  uint32_t verify_flags = 0;
+  bool crl_stale = false;
+};
+
+// The client certificate of the connection whose request the calling thread is serving. Null
+// when the connection's TLS context does not ask for client certificates (the default), and
+// on any thread that is not serving a request of an HttpsServer. The pointee lives until the
+// connection closes; use it only within the request handler. It comes from the handshake
+// alone: nothing a client sends in a request can set or change it.
+const PeerCertificate* CurrentPeerCertificate();
 
 // Serves HTTP/1.1 over TLS 1.2. Each accepted socket runs on an httplib worker thread: the
 // handshake (bounded by handshake_timeout), then keep-alive requests exactly as plain

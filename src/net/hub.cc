@@ -47,6 +47,7 @@ HubTicket& HubTicket::operator=(HubTicket&& other) noexcept {
     Release();
     hub_ = std::exchange(other.hub_, nullptr);
     user_id_ = other.user_id_;
+    session_ = other.session_;
     ip_ = std::move(other.ip_);
   }
   return *this;
@@ -54,7 +55,7 @@ HubTicket& HubTicket::operator=(HubTicket&& other) noexcept {
 
 void HubTicket::Release() {
   if (hub_ == nullptr) return;
-  std::exchange(hub_, nullptr)->ReleaseSlot(user_id_, ip_);
+  std::exchange(hub_, nullptr)->ReleaseSlot(user_id_, ip_, session_);
 }
 
 Hub::Hub(HubOptions options) : options_(std::move(options)) {}
@@ -104,7 +105,7 @@ void Hub::Stop() {
   commands_.clear();
 }
 
-Result<HubTicket> Hub::Admit(int64_t user_id, const std::string& ip) {
+Result<HubTicket> Hub::Admit(int64_t user_id, const std::string& ip, int64_t session) {
   std::lock_guard<std::mutex> lock(admit_mu_);
   if (!accepting_) return Status::Unavailable("the realtime hub is not running");
   if (options_.max_connections > 0 && total_ >= options_.max_connections) {
@@ -127,15 +128,20 @@ Result<HubTicket> Hub::Admit(int64_t user_id, const std::string& ip) {
   ++for_user;
   ++for_ip;
   ++total_;
+  if (session != 0) ++per_session_[session];
   HubTicket ticket;
   ticket.hub_ = this;
   ticket.user_id_ = user_id;
+  ticket.session_ = session;
   ticket.ip_ = ip;
   return ticket;
 }
 
-void Hub::ReleaseSlot(int64_t user_id, const std::string& ip) {
+void Hub::ReleaseSlot(int64_t user_id, const std::string& ip, int64_t session) {
   std::lock_guard<std::mutex> lock(admit_mu_);
+  if (auto it = per_session_.find(session); it != per_session_.end() && --it->second <= 0) {
+    per_session_.erase(it);
+  }
   if (auto it = per_user_.find(user_id); it != per_user_.end() && --it->second <= 0) {
     per_user_.erase(it);
   }
@@ -233,6 +239,24 @@ void Hub::Close(ConnId conn, uint16_t code, std::string reason) {
   c.code = code;
   c.reason = std::move(reason);
   Enqueue(std::move(c));
+}
+
+void Hub::CloseSession(int64_t session, uint16_t code, std::string reason) {
+  if (session == 0) return;
+  Command c;
+  c.type = Command::Type::kCloseSession;
+  c.id = session;
+  c.code = code;
+  c.reason = std::move(reason);
+  Enqueue(std::move(c));
+}
+
+std::vector<int64_t> Hub::SessionsConnected() const {
+  std::lock_guard<std::mutex> lock(admit_mu_);
+  std::vector<int64_t> out;
+  out.reserve(per_session_.size());
+  for (const auto& [session, n] : per_session_) out.push_back(session);
+  return out;
 }
 
 size_t Hub::ConnectionRecordBytes() {

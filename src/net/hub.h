@@ -97,6 +97,8 @@ class HubTicket {
   HubTicket& operator=(const HubTicket&) = delete;
 
   int64_t user_id() const { return user_id_; }
+  // The credential the connection was opened with, as the caller of Admit numbered it; 0 none.
+  int64_t session() const { return session_; }
   const std::string& ip() const { return ip_; }
   bool valid() const { return hub_ != nullptr; }
 
@@ -106,6 +108,7 @@ class HubTicket {
 
   Hub* hub_ = nullptr;
   int64_t user_id_ = 0;
+  int64_t session_ = 0;
   std::string ip_;
 };
 
@@ -147,9 +150,11 @@ class Hub {
   void Stop();
 
   // Reserves a connection slot for `user_id` from `ip`, before the 101 answer is sent.
+  // `session` is an opaque number for the credential the upgrade was authenticated with (the
+  // API layer's session or token; 0: none), for CloseSession and SessionsConnected.
   // ResourceExhausted (naming the limit) when a per-user, per-address or total limit is
   // reached, Unavailable when the hub is not running. Thread-safe.
-  Result<HubTicket> Admit(int64_t user_id, const std::string& ip);
+  Result<HubTicket> Admit(int64_t user_id, const std::string& ip, int64_t session = 0);
 
   // Takes over an upgraded connection. Returns its id; the connection is registered on the hub
   // thread shortly after (calls for this id made before then are applied after it). When the
@@ -179,6 +184,13 @@ class Hub {
   void CloseUser(int64_t user_id, uint16_t code, std::string reason);
   // The same for one connection. Thread-safe.
   void Close(ConnId conn, uint16_t code, std::string reason);
+  // The same for every connection admitted with `session` (not 0): that credential ended, the
+  // user's other sessions keep theirs. Thread-safe.
+  void CloseSession(int64_t session, uint16_t code, std::string reason);
+
+  // The distinct non-zero sessions with a reserved or open connection now, in no order (for a
+  // sweep that closes those whose credential expired). Thread-safe.
+  std::vector<int64_t> SessionsConnected() const;
 
   // A snapshot of the counters. Thread-safe.
   HubStats Stats() const;
@@ -199,7 +211,7 @@ class Hub {
   // Queues `command` for the hub thread and returns true; returns false, leaving `command`
   // untouched, once Stop has begun.
   bool Enqueue(Command&& command);
-  void ReleaseSlot(int64_t user_id, const std::string& ip);
+  void ReleaseSlot(int64_t user_id, const std::string& ip, int64_t session);
 
   const HubOptions options_;
   MessageHandler on_message_;        // set before Start; read on the hub thread
@@ -209,6 +221,7 @@ class Hub {
   mutable std::mutex admit_mu_;
   std::unordered_map<int64_t, int> per_user_;    // guarded by admit_mu_
   std::unordered_map<std::string, int> per_ip_;  // guarded by admit_mu_
+  std::unordered_map<int64_t, int> per_session_;  // guarded by admit_mu_; non-zero keys only
   int total_ = 0;                                // guarded by admit_mu_
   bool accepting_ = false;                       // guarded by admit_mu_
 

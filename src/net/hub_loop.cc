@@ -226,6 +226,12 @@ void Hub::Loop::Apply(Command& cmd) {
         for (ConnId id : conns->second) StartClose(Find(id), cmd.code, cmd.reason);
       }
       break;
+    case Command::Type::kCloseSession:
+      // A scan: revocations are rare, and an index would cost every connection memory.
+      for (auto& [id, conn] : conns_) {
+        if (conn->ticket.session() == cmd.id) StartClose(conn.get(), cmd.code, cmd.reason);
+      }
+      break;
     case Command::Type::kClose:
       if (Conn* c = Find(cmd.conn)) StartClose(c, cmd.code, cmd.reason);
       break;

@@ -35,10 +35,11 @@ struct Hub::Command {
     kSubscribe,
     kUnsubscribe,
     kCloseUser,
+    kCloseSession,
     kClose
   };
   Type type = Type::kSend;
-  int64_t id = 0;     // topic (kPublish) or user id
+  int64_t id = 0;     // topic (kPublish), session (kCloseSession) or user id
   int64_t topic = 0;  // kSubscribe, kUnsubscribe
   ConnId conn = 0;    // kAdopt, kSend, kClose
   std::shared_ptr<const Frame> frame;

@@ -4,11 +4,13 @@
 #include <mbedtls/asn1write.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/error.h>
+#include <mbedtls/md.h>
 #include <mbedtls/oid.h>
 #include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
 #include <mbedtls/sha256.h>
 #include <mbedtls/ssl.h>
+#include <mbedtls/x509_crl.h>
 #include <mbedtls/x509_crt.h>
 #include <sodium.h>
 
@@ -17,6 +19,7 @@
 #include <ctime>
 
 #include "net/mbed.h"
+#include "util/fs.h"
 
 namespace outpost::net {
 namespace {
@@ -28,6 +31,7 @@ using CrtWriter =
 using Mpi = Mbed<mbedtls_mpi, mbedtls_mpi_init, mbedtls_mpi_free>;
 using Drbg = Mbed<mbedtls_ctr_drbg_context, mbedtls_ctr_drbg_init, mbedtls_ctr_drbg_free>;
 using SslConfig = Mbed<mbedtls_ssl_config, mbedtls_ssl_config_init, mbedtls_ssl_config_free>;
+using Crl = Mbed<mbedtls_x509_crl, mbedtls_x509_crl_init, mbedtls_x509_crl_free>;
 
 // A heap buffer for key material, zeroed before it is released.
 class SecretBuffer {
@@ -474,8 +478,155 @@ Status CheckKeyMatchesCert(std::string_view cert_chain_pem, std::string_view key
   return Status::Ok();
 }
 
+// ---------------------------------------------------------------------------------------------
+// Client certificate trust.
+
+struct ClientTrust::State {
+  Crt cas;
+  Crl crls;  // version 0 (empty) when no CRL file is configured
+};
+
+namespace {
+
+// Parses every CRL of `text` (PEM: one or more; DER: exactly one) into `crl`.
+Status ParseCrls(std::string_view text, mbedtls_x509_crl* crl) {
+  if (text.empty()) return Status::InvalidArgument("the file is empty");
+  int ret;
+  if (LooksLikePem(text)) {
+    std::string pem(text);  // NUL inside the length, as for certificates
+    ret = mbedtls_x509_crl_parse(crl, reinterpret_cast<const unsigned char*>(pem.c_str()),
+                                 pem.size() + 1);
+  } else {
+    ret = mbedtls_x509_crl_parse_der(crl, reinterpret_cast<const unsigned char*>(text.data()),
+                                     text.size());
+  }
+  if (ret != 0) return Status::InvalidArgument("CRL does not parse: " + MbedError(ret));
+  return Status::Ok();
+}
+
+bool SameName(const mbedtls_x509_buf& a, const mbedtls_x509_buf& b) {
+  return a.len == b.len && a.p != nullptr && b.p != nullptr && std::memcmp(a.p, b.p, a.len) == 0;
+}
+
+// Whether `crl` carries a valid signature by `ca`'s key.
+bool CrlSignedBy(const mbedtls_x509_crl& crl, mbedtls_x509_crt& ca) {
+  const mbedtls_md_info_t* md = mbedtls_md_info_from_type(crl.sig_md);
+  if (md == nullptr) return false;
+  unsigned char hash[MBEDTLS_MD_MAX_SIZE];
+  if (mbedtls_md(md, crl.tbs.p, crl.tbs.len, hash) != 0) return false;
+  return mbedtls_pk_verify_ext(crl.sig_pk, crl.sig_opts, &ca.pk, crl.sig_md, hash,
+                               mbedtls_md_get_size(md), crl.sig.p, crl.sig.len) == 0;
+}
+
+// mbedTLS 2.28 builds an EC group's fixed-point table lazily on the first operation with the
+// generator, verification included, and stores it without a lock. Concurrent handshakes verify
+// client chains against these CA keys, so run one verification per key here, before the trust
+// is shared. The signature (r = s = 1) is in range and fails only after the multiplication.
+void WarmEcKey(mbedtls_pk_context* pk) {
+  if (mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECKEY && mbedtls_pk_get_type(pk) != MBEDTLS_PK_ECDSA) {
+    return;
+  }
+  unsigned char hash[32];
+  std::memset(hash, 0x5a, sizeof(hash));
+  static constexpr unsigned char kSig[] = {0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01};
+  (void)mbedtls_pk_verify(pk, MBEDTLS_MD_SHA256, hash, sizeof(hash), kSig, sizeof(kSig));
+}
+
+}  // namespace
+
+ClientTrust::ClientTrust() : state_(std::make_unique<State>()) {}
+ClientTrust::~ClientTrust() = default;
+
+Result<std::shared_ptr<const ClientTrust>> ClientTrust::Load(const ClientAuthOptions& options,
+                                                             int64_t now_unix,
+                                                             std::vector<std::string>* warnings) {
+  if (options.mode == ClientAuthMode::kOff) {
+    return Status::InvalidArgument("client certificates are off: there is no trust to load");
+  }
+  if (options.ca_file.empty()) {
+    return Status::InvalidArgument("tls.client_ca_file must name the CA bundle");
+  }
+  auto warn = [&](std::string text) {
+    if (warnings != nullptr) warnings->push_back(std::move(text));
+  };
+  std::shared_ptr<ClientTrust> trust(new ClientTrust());
+  trust->options_ = options;
+  State& s = *trust->state_;
+
+  // A file that cannot be read is a configuration problem like one that does not parse.
+  auto unreadable = [](const Status& st, const char* what) {
+    return Status::InvalidArgument(std::string(what) + " " + st.message());
+  };
+  Result<std::string> bundle = ReadFile(options.ca_file);
+  if (!bundle.ok()) return unreadable(bundle.status(), "client CA bundle");
+  if (Status st = ParseCerts(*bundle, s.cas.get()); !st.ok()) {
+    return st.WithContext("client CA bundle " + options.ca_file);
+  }
+  for (mbedtls_x509_crt* c = s.cas.get(); c != nullptr && c->raw.p != nullptr; c = c->next) {
+    ++trust->ca_count_;
+    if (!c->ca_istrue) {
+      return Status::InvalidArgument("client CA bundle " + options.ca_file + ": '" +
+                                     DnString(&c->subject) +
+                                     "' is not a CA certificate (basic constraints)");
+    }
+    if (ToUnix(c->valid_to) < now_unix) {
+      warn("client CA '" + DnString(&c->subject) + "' expired at " +
+           FormatUtc(ToUnix(c->valid_to), "%Y-%m-%dT%H:%M:%SZ") +
+           "; certificates it issued are refused");
+    }
+    WarmEcKey(&c->pk);
+  }
+
+  for (const std::string& file : options.crl_files) {
+    Result<std::string> text = ReadFile(file);
+    if (!text.ok()) return unreadable(text.status(), "CRL");
+    Crl one;
+    if (Status st = ParseCrls(*text, one.get()); !st.ok()) return st.WithContext("CRL " + file);
+    for (mbedtls_x509_crl* crl = one.get(); crl != nullptr && crl->version != 0; crl = crl->next) {
+      mbedtls_x509_crt* issuer = nullptr;
+      for (mbedtls_x509_crt* c = s.cas.get(); c != nullptr && c->raw.p != nullptr; c = c->next) {
+        if (SameName(c->subject_raw, crl->issuer_raw) && CrlSignedBy(*crl, *c)) {
+          issuer = c;
+          break;
+        }
+      }
+      const std::string crl_issuer = DnString(&crl->issuer);
+      if (issuer == nullptr) {
+        return Status::InvalidArgument("CRL " + file + ": issued by '" + crl_issuer +
+                                       "', which is not a CA of " + options.ca_file +
+                                       " (or the signature does not verify)");
+      }
+      ++trust->crl_count_;
+      if (crl->next_update.year != 0 && ToUnix(crl->next_update) < now_unix) {
+        warn("CRL " + file + " of '" + crl_issuer + "' is past its nextUpdate (" +
+             FormatUtc(ToUnix(crl->next_update), "%Y-%m-%dT%H:%M:%SZ") + "): " +
+             (options.accept_stale_crl
+                  ? "its certificates are still accepted (tls.crl_stale = \"accept\")"
+                  : "every certificate of that CA is refused until a fresh CRL is installed"));
+      }
+    }
+    if (Status st = ParseCrls(*text, s.crls.get()); !st.ok()) return st.WithContext("CRL " + file);
+  }
+  for (mbedtls_x509_crt* c = s.cas.get(); c != nullptr && c->raw.p != nullptr; c = c->next) {
+    bool covered = false;
+    for (const mbedtls_x509_crl* crl = s.crls.get(); crl != nullptr && crl->version != 0;
+         crl = crl->next) {
+      covered |= SameName(c->subject_raw, crl->issuer_raw);
+    }
+    if (!covered) {
+      warn("no CRL from client CA '" + DnString(&c->subject) +
+           "': certificates it issued are not checked for revocation");
+    }
+  }
+  return std::shared_ptr<const ClientTrust>(std::move(trust));
+}
+
+// ---------------------------------------------------------------------------------------------
+
 struct TlsContext::State {
-  // Declaration order matters: conf points at chain, key and drbg, so it is destroyed first.
+  // Declaration order matters: conf points at chain, key, drbg and the client trust, so it is
+  // destroyed first.
+  std::shared_ptr<const ClientTrust> client_trust;
   Crt chain;
   Pk key;
   Drbg drbg;
@@ -487,8 +638,9 @@ TlsContext::~TlsContext() = default;
 
 const mbedtls_ssl_config* TlsContext::config() const { return state_->conf.get(); }
 
-Result<std::shared_ptr<const TlsContext>> TlsContext::Create(std::string_view cert_chain_pem,
-                                                             std::string_view key_pem) {
+Result<std::shared_ptr<const TlsContext>> TlsContext::Create(
+    std::string_view cert_chain_pem, std::string_view key_pem,
+    std::shared_ptr<const ClientTrust> client_trust) {
   std::shared_ptr<TlsContext> ctx(new TlsContext());
   State& s = *ctx->state_;
   OUTPOST_RETURN_IF_ERROR(ParseCerts(cert_chain_pem, s.chain.get()));
@@ -513,6 +665,19 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(std::string_view ce
   mbedtls_ssl_conf_renegotiation(conf, MBEDTLS_SSL_RENEGOTIATION_DISABLED);
   ret = mbedtls_ssl_conf_own_cert(conf, s.chain.get(), s.key.get());
   if (ret != 0) return Status::Internal("TLS own certificate: " + MbedError(ret));
+  if (client_trust != nullptr && client_trust->options().mode != ClientAuthMode::kOff) {
+    // mbedTLS takes non-const pointers but only reads the chain and the CRLs while verifying
+    // (the EC tables it would write were built by ClientTrust::Load).
+    ClientTrust::State& trust = *client_trust->state_;
+    ctx->client_auth_ = client_trust->options().mode;
+    ctx->accept_stale_crl_ = client_trust->options().accept_stale_crl;
+    mbedtls_ssl_conf_authmode(conf, ctx->client_auth_ == ClientAuthMode::kRequired
+                                        ? MBEDTLS_SSL_VERIFY_REQUIRED
+                                        : MBEDTLS_SSL_VERIFY_OPTIONAL);
+    mbedtls_ssl_conf_ca_chain(conf, trust.cas.get(),
+                              client_trust->crl_count() > 0 ? trust.crls.get() : nullptr);
+    s.client_trust = std::move(client_trust);
+  }
 
   // mbedTLS 2.28 computes the fixed-point table of an EC key's group lazily, on the first
   // signature, and stores it in the key without a lock. Sign once here, before the context is

@@ -68,10 +68,59 @@ Status CheckKeyMatchesCert(std::string_view cert_chain_pem, std::string_view key
 Status CheckKeyMatchesCert(std::string_view cert_chain_pem, std::string_view key_pem,
                            int64_t now_unix);
 
+// Client certificates (smart-card login, docs/security.md "Smart-card login (CAC/PIV)").
+// kOff: none asked for (the default, and exactly the handshake of before). kOptional: the
+// server asks, a client without one still connects, and a certificate that fails verification
+// still completes the handshake (the login route refuses it and says why). kRequired: a
+// client without a valid certificate fails the handshake.
+enum class ClientAuthMode { kOff, kOptional, kRequired };
+
+// Where the trust for client certificates comes from. Only files: no OCSP, no AIA fetching.
+struct ClientAuthOptions {
+  ClientAuthMode mode = ClientAuthMode::kOff;
+  std::string ca_file;                 // PEM bundle of trusted CAs (roots and intermediates)
+  std::vector<std::string> crl_files;  // each one or more PEM CRLs, or one DER CRL
+  // A CRL past its nextUpdate: false refuses every certificate of that CA (BADCRL_EXPIRED
+  // stays set); true accepts them and the login is audited with crl_stale.
+  bool accept_stale_crl = false;
+};
+
+// The parsed trust for client certificates: CA bundle and CRLs. Immutable after Load; safe to
+// share between threads (Load warms the CA keys' EC tables, see tls.cc).
+class ClientTrust {
+ public:
+  // Reads and parses the files of `options` (mode must not be kOff). InvalidArgument naming
+  // the file for: a missing or unreadable file, a bundle with no certificate or one that does
+  // not parse, a certificate in the bundle that is not a CA, a CRL that does not parse or is
+  // not signed by a CA of the bundle. Problems that do not stop the server (a CRL past its
+  // nextUpdate, a CA no CRL covers) are appended to `warnings` when it is not null.
+  // `now_unix` decides staleness. Thread-safe.
+  static Result<std::shared_ptr<const ClientTrust>> Load(const ClientAuthOptions& options,
+                                                         int64_t now_unix,
+                                                         std::vector<std::string>* warnings);
+  ~ClientTrust();
+  ClientTrust(const ClientTrust&) = delete;
+  ClientTrust& operator=(const ClientTrust&) = delete;
+
+  const ClientAuthOptions& options() const { return options_; }
+  size_t ca_count() const { return ca_count_; }
+  size_t crl_count() const { return crl_count_; }
+
+ private:
+  friend class TlsContext;
+  struct State;
+  ClientTrust();
+
+  ClientAuthOptions options_;
+  std::unique_ptr<State> state_;  // never null after Load succeeds
+  size_t ca_count_ = 0;
+  size_t crl_count_ = 0;
+};
+
 // The server side of TLS: a parsed certificate chain and key, a DRBG seeded from libsodium and
 // an mbedtls_ssl_config limited to TLS 1.2 with ECDHE AEAD suites (CHACHA20-POLY1305 first,
 // then AES-GCM; server order wins) over x25519, secp256r1 and secp384r1. No session tickets,
-// no renegotiation, no client certificates.
+// no renegotiation. Client certificates only when created with a ClientTrust.
 //
 // Immutable after Create and safe to share between threads: any number of connections may
 // run handshakes against one context at the same time (the DRBG and RSA keys lock internally;
@@ -85,8 +134,11 @@ class TlsContext {
   // does not match the leaf, Internal when mbedTLS or libsodium fails to initialise. An
   // expired certificate is accepted, so that a server with a stale certificate still starts
   // and the operator can replace it; check expiry with CheckKeyMatchesCert.
-  static Result<std::shared_ptr<const TlsContext>> Create(std::string_view cert_chain_pem,
-                                                          std::string_view key_pem);
+  // With `client_trust` (not null), the server asks for client certificates as its mode says
+  // and verifies them against its CAs and CRLs; the context keeps it alive.
+  static Result<std::shared_ptr<const TlsContext>> Create(
+      std::string_view cert_chain_pem, std::string_view key_pem,
+      std::shared_ptr<const ClientTrust> client_trust = nullptr);
 
   ~TlsContext();
   TlsContext(const TlsContext&) = delete;
@@ -98,12 +150,19 @@ class TlsContext {
   // The leaf certificate's subject, for logs.
   const std::string& subject() const { return subject_; }
 
+  // kOff unless created with a ClientTrust.
+  ClientAuthMode client_auth() const { return client_auth_; }
+  // Whether a stale CRL is accepted (ClientAuthOptions::accept_stale_crl); false when off.
+  bool accept_stale_crl() const { return accept_stale_crl_; }
+
  private:
   struct State;
   TlsContext();
 
   std::unique_ptr<State> state_;  // never null after Create succeeds
   std::string subject_;
+  ClientAuthMode client_auth_ = ClientAuthMode::kOff;
+  bool accept_stale_crl_ = false;
 };
 
 }  // namespace outpost::net

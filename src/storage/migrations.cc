@@ -250,6 +250,110 @@ CREATE TABLE room_retention (
   updated_at INTEGER NOT NULL
 );
 )sql",
+    // 6: roles (domain/permissions.h). Built-in roles are rows too, so that users.role always
+    // names a row, but their permission sets live in code; role_permissions holds those of
+    // custom roles, by catalogue name. The triggers keep built-in roles as they are, refuse to
+    // delete a role that accounts hold, and refuse an account an unknown role.
+    R"sql(
+CREATE TABLE roles (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  description TEXT NOT NULL DEFAULT '',
+  built_in INTEGER NOT NULL DEFAULT 0 CHECK (built_in IN (0, 1)),
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE TABLE role_permissions (
+  role_id TEXT NOT NULL REFERENCES roles(id) ON DELETE CASCADE,
+  permission TEXT NOT NULL,
+  PRIMARY KEY (role_id, permission)
+) WITHOUT ROWID;
+INSERT INTO roles (id, name, description, built_in, created_at, updated_at) VALUES
+  ('admin', 'Administrator', '', 1, 0, 0),
+  ('user-manager', 'User manager', '', 1, 0, 0),
+  ('moderator', 'Moderator', '', 1, 0, 0),
+  ('user', 'User', '', 1, 0, 0),
+  ('guest', 'Guest', '', 1, 0, 0),
+  ('auditor', 'Auditor', '', 1, 0, 0),
+  ('bot', 'Bot', '', 1, 0, 0);
+CREATE TRIGGER roles_built_in_kept_on_update BEFORE UPDATE ON roles WHEN OLD.built_in = 1
+BEGIN SELECT RAISE(ABORT, 'built-in roles cannot be changed'); END;
+CREATE TRIGGER roles_built_in_kept_on_delete BEFORE DELETE ON roles WHEN OLD.built_in = 1
+BEGIN SELECT RAISE(ABORT, 'built-in roles cannot be deleted'); END;
+CREATE TRIGGER roles_in_use_kept BEFORE DELETE ON roles
+WHEN EXISTS (SELECT 1 FROM users WHERE role = OLD.id)
+BEGIN SELECT RAISE(ABORT, 'a role that accounts hold cannot be deleted'); END;
+CREATE TRIGGER role_permissions_not_for_built_in BEFORE INSERT ON role_permissions
+WHEN (SELECT built_in FROM roles WHERE id = NEW.role_id) = 1
+BEGIN SELECT RAISE(ABORT, 'built-in roles cannot be changed'); END;
+CREATE TRIGGER users_role_known_on_insert BEFORE INSERT ON users
+WHEN NOT EXISTS (SELECT 1 FROM roles WHERE id = NEW.role)
+BEGIN SELECT RAISE(ABORT, 'unknown role'); END;
+CREATE TRIGGER users_role_known_on_update BEFORE UPDATE OF role ON users
+WHEN NOT EXISTS (SELECT 1 FROM roles WHERE id = NEW.role)
+BEGIN SELECT RAISE(ABORT, 'unknown role'); END;
+)sql",
+    // 7: two-factor authentication (domain/totp.h): the TOTP secret sealed under a key derived
+    // from the master key, the last time step used (replay refusal), and recovery codes as
+    // keyed hashes.
+    R"sql(
+CREATE TABLE user_totp (
+  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  secret_sealed BLOB NOT NULL,
+  enabled INTEGER NOT NULL DEFAULT 0 CHECK (enabled IN (0, 1)),
+  last_step INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  enabled_at INTEGER
+);
+CREATE TABLE recovery_codes (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  code_hash BLOB NOT NULL,
+  created_at INTEGER NOT NULL,
+  used_at INTEGER
+);
+CREATE INDEX recovery_codes_by_user ON recovery_codes(user_id);
+)sql",
+    // 8: lockout and password history (domain/accounts.h). login_failures keeps the failed
+    // sign-ins of the last hour (the lockout window and the hourly cap count them); its ids
+    // only grow (AUTOINCREMENT), so a lock row's counted_after_id makes every failure before an
+    // unlock or a good sign-in stop counting, even within the same millisecond;
+    // password_history keeps the argon2id hashes of replaced passwords (stig: no reuse).
+    R"sql(
+CREATE TABLE login_failures (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  at INTEGER NOT NULL
+);
+CREATE INDEX login_failures_by_user ON login_failures(user_id, at);
+CREATE TABLE account_lockouts (
+  user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+  counted_after_id INTEGER NOT NULL DEFAULT 0,
+  locked_at INTEGER,
+  locked_until INTEGER
+);
+CREATE TABLE password_history (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  password_hash TEXT NOT NULL,
+  replaced_at INTEGER NOT NULL
+);
+CREATE INDEX password_history_by_user ON password_history(user_id, id);
+)sql",
+    // 9: smart-card identities (domain/cert_identity.h): a certificate identity (UPN, email or
+    // subject DN) bound by an administrator to one account. upn and email values are stored in
+    // lower case; one identity maps to at most one account.
+    R"sql(
+CREATE TABLE cert_identities (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('upn', 'email', 'subject')),
+  value TEXT NOT NULL CHECK (length(value) BETWEEN 1 AND 1024),
+  created_at INTEGER NOT NULL,
+  UNIQUE (kind, value)
+);
+CREATE INDEX cert_identities_by_user ON cert_identities(user_id);
+)sql",
 };
 
 }  // namespace

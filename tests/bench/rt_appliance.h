@@ -1,11 +1,13 @@
-// The appliance under test for outpost_rt_bench: `outpost init` in a temporary folder, users,
-// rooms, memberships and API tokens made through the domain classes on the closed database (or
-// copied from a template of an earlier run), and `outpost serve` on a free loopback port.
-// Header-only: one translation unit (rt_bench.cc) uses it. Not thread-safe.
+// The appliance under test for the benchmarks that drive the release binary (outpost_rt_bench,
+// outpost_backup_bench): `outpost init` in a temporary folder, users, rooms, memberships and
+// API tokens made through the domain classes on the closed database (or copied from a template
+// of an earlier run), `outpost serve` on a free loopback port, and other `outpost` commands.
+// Header-only: each benchmark is one translation unit. Not thread-safe.
 #ifndef OUTPOST_TESTS_BENCH_RT_APPLIANCE_H_
 #define OUTPOST_TESTS_BENCH_RT_APPLIANCE_H_
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -43,9 +45,9 @@ inline int64_t NowNs() {
   return int64_t{ts.tv_sec} * 1000000000 + ts.tv_nsec;
 }
 
-// Prints "rt_bench: <what>" and exits 1.
+// Prints "<program>: <what>" and exits 1.
 [[noreturn]] inline void Die(const std::string& what) {
-  std::fprintf(stderr, "rt_bench: %s\n", what.c_str());
+  std::fprintf(stderr, "%s: %s\n", program_invocation_short_name, what.c_str());
   std::exit(1);
 }
 
@@ -64,12 +66,13 @@ class Appliance {
     if (::mkdtemp(tmpl) == nullptr) Die("mkdtemp failed");
     dir_ = tmpl;
     config_ = dir_ + "/config.toml";
-    std::ofstream(config_) << "";
+    // The benchmarks post far faster than a person: no per-account REST posting limit.
+    std::ofstream(config_) << "[chat]\nposts_per_minute = 0\n";
   }
   ~Appliance() {
     if (pid_ > 0) Stop(SIGKILL);
     if (keep_) {
-      std::fprintf(stderr, "rt_bench: kept %s\n", dir_.c_str());
+      std::fprintf(stderr, "%s: kept %s\n", program_invocation_short_name, dir_.c_str());
     } else {
       std::error_code ec;
       std::filesystem::remove_all(dir_, ec);
@@ -80,6 +83,7 @@ class Appliance {
 
   std::string data() const { return dir_ + "/data"; }
   const std::string& dir() const { return dir_; }
+  const std::string& config() const { return config_; }
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
 
@@ -206,6 +210,34 @@ class Appliance {
     Die("the server did not start; see " + dir_ + "/serve.log");
   }
 
+  // fork + exec of the binary, output to `log`; the child dies with us.
+  pid_t Spawn(std::vector<std::string> args, const std::string& log) {
+    std::vector<char*> argv;
+    argv.push_back(binary_.data());
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      const int in = ::open("/dev/null", O_RDONLY);
+      ::dup2(in, 0);
+      ::dup2(out, 1);
+      ::dup2(out, 2);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    return pid;
+  }
+
+  // Runs the binary with `args` to the end; its exit code (128 when it did not exit).
+  int Run(std::vector<std::string> args, const std::string& log) {
+    const pid_t pid = Spawn(std::move(args), log);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  }
+
   // Sends `sig` and waits for the exit (30 s, then SIGKILL). Returns the wait status.
   int Stop(int sig = SIGTERM) {
     if (pid_ <= 0) return -1;
@@ -273,33 +305,6 @@ class Appliance {
     ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
     ::close(fd);
     return ntohs(addr.sin_port);
-  }
-
-  // fork + exec of the binary, output to `log`; the child dies with us.
-  pid_t Spawn(std::vector<std::string> args, const std::string& log) {
-    std::vector<char*> argv;
-    argv.push_back(binary_.data());
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      const int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-      const int in = ::open("/dev/null", O_RDONLY);
-      ::dup2(in, 0);
-      ::dup2(out, 1);
-      ::dup2(out, 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    return pid;
-  }
-
-  int Run(std::vector<std::string> args, const std::string& log) {
-    const pid_t pid = Spawn(std::move(args), log);
-    int status = 0;
-    ::waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
   }
 
   std::string binary_;

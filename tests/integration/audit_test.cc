@@ -213,7 +213,7 @@ TEST_CASE("when audit records cannot be written, actions are refused and not per
     return client.Request(
         "POST", "/api/v1/users",
         {{"Content-Type", "application/json"}, {"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}},
-        Json{{"username", "carol"}, {"password", "carol's passphrase!"}}.dump());
+        Json{{"username", "carol"}, {"password", "a long passphrase for the new account"}}.dump());
   };
   auto refused = create();
   REQUIRE(refused.ok());
@@ -286,6 +286,74 @@ TEST_CASE("the auditor view pages through the log newest first, with filters",
   auto anonymous = client.Request("GET", "/api/v1/audit");
   REQUIRE(anonymous.ok());
   CHECK(anonymous->status == 401);
+}
+
+TEST_CASE("room changes, membership changes by others and moderators' edits are audited",
+          "[integration][audit]") {
+  TestAppliance app;
+  WriteTestFile(app.dir().Sub("pw"), "bob's long passphrase\n");
+  REQUIRE(app.Cli({"user", "add", "bob", "--password-file", app.dir().Sub("pw")}).exit_code == 0);
+  REQUIRE(app.Start().ok());
+  HttpsClient client = app.NewClient();
+  BrowserSession admin = Login(client, "admin", kAdminPassword);
+  BrowserSession bob = Login(client, "bob", "bob's long passphrase");
+  auto call = [&](const BrowserSession& who, const std::string& method, const std::string& path,
+                  const std::string& body, int expect) {
+    auto headers = who.Headers(true);
+    headers.push_back({"Content-Type", "application/json"});
+    auto r = client.Request(method, path, headers, body);
+    REQUIRE(r.ok());
+    INFO(method << " " << path << " -> " << r->status << " " << r->body);
+    REQUIRE(r->status == expect);
+    return r->body.empty() ? Json() : Json::parse(r->body);
+  };
+  const int64_t room =
+      call(admin, "POST", "/api/v1/rooms", R"({"name":"ops"})", 201)["room"]["id"];
+  const std::string in_room = "/api/v1/rooms/" + std::to_string(room);
+  call(admin, "POST", in_room + "/members", R"({"username":"bob"})", 204);
+  call(admin, "PUT", in_room + "/members/bob/role", R"({"role":"moderator"})", 204);
+  const int64_t mine = call(bob, "POST", in_room + "/messages", R"({"body":"mine"})",
+                            201)["message"]["id"];
+  const int64_t other = call(bob, "POST", in_room + "/messages", R"({"body":"secret text"})",
+                             201)["message"]["id"];
+  call(bob, "DELETE", "/api/v1/messages/" + std::to_string(mine), "", 204);  // own: not audited
+  call(admin, "PATCH", "/api/v1/messages/" + std::to_string(other), R"({"body":"fixed"})", 200);
+  call(admin, "DELETE", "/api/v1/messages/" + std::to_string(other), "", 204);
+  call(bob, "DELETE", in_room, "", 403);  // a room moderator may not delete the room
+  call(admin, "DELETE", in_room + "/members/bob", "", 204);
+  call(admin, "POST", in_room + "/archive", "", 204);
+  call(admin, "POST", in_room + "/unarchive", "", 204);
+  call(admin, "DELETE", in_room, "", 204);
+  REQUIRE(app.Stop() == 0);
+
+  CliResult exported = app.Cli({"audit", "export"});
+  REQUIRE(exported.exit_code == 0);
+  CHECK(exported.out.find("secret text") == std::string::npos);  // never a message's text
+  std::vector<Json> records = JsonLines(exported.out);
+  const std::string target = "room:" + std::to_string(room);
+  Json created = Only(records, "room.create");
+  CHECK(created["actor"] == "admin");
+  CHECK(created["target"] == target);
+  CHECK(created["details"]["name"] == "ops");
+  CHECK(Only(records, "member.add")["details"]["user"] == "bob");
+  CHECK(Only(records, "member.role_change")["details"]["role"] == "moderator");
+  CHECK(Only(records, "member.remove")["details"]["user"] == "bob");
+  Json edit = Only(records, "message.edit");
+  CHECK(edit["target"] == "message:" + std::to_string(other));
+  CHECK(edit["details"]["author"] == "bob");
+  CHECK(Only(records, "message.delete")["target"] == "message:" + std::to_string(other));
+  CHECK(Only(records, "room.archive")["target"] == target);
+  CHECK(Only(records, "room.unarchive")["target"] == target);
+  std::vector<Json> deletes;
+  for (const Json& r : records) {
+    if (r["action"] == "room.delete") deletes.push_back(r);
+  }
+  // Bob's attempt was refused by the route's permission check before the handler ran, and such
+  // refusals are not audited one by one (docs/security.md lists that gap).
+  REQUIRE(deletes.size() == 1);
+  CHECK(deletes[0]["actor"] == "admin");
+  CHECK(deletes[0]["outcome"] == "success");
+  CHECK(app.Cli({"audit", "verify"}).exit_code == 0);
 }
 
 }  // namespace

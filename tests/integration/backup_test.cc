@@ -99,6 +99,43 @@ TEST_CASE("restore drill: backup while serving, wipe, restore, everything is bac
   BrowserSession bob = Login(client, "bob", "bob's long passphrase");
   REQUIRE(client.Request("GET", "/metrics", {{"Authorization", "Bearer " + secret}})->status ==
           200);
+  // Chat content of every kind, made through the API by the administrator's token: channels
+  // (public with a topic, private), a DM, messages, a thread reply, an edit, a reaction, a pin,
+  // a room retention rule, an uploaded file (encrypted by the file store), and with them the
+  // search index, read markers and the audit records they leave.
+  auto call = [&](const std::string& method, const std::string& path, const std::string& body,
+                  int expect, const std::string& type = "application/json") {
+    auto r = client.Request(method, path,
+                            {{"Authorization", "Bearer " + secret}, {"Content-Type", type}}, body);
+    REQUIRE(r.ok());
+    INFO(method << " " << path << " -> " << r->status << " " << r->body);
+    REQUIRE(r->status == expect);
+    return r->body.empty() ? nlohmann::json() : nlohmann::json::parse(r->body);
+  };
+  const int64_t ops =
+      call("POST", "/api/v1/rooms", R"({"name":"ops","topic":"drill topic"})", 201)["room"]["id"];
+  const int64_t hush =
+      call("POST", "/api/v1/rooms", R"({"name":"hush","kind":"private"})", 201)["room"]["id"];
+  const std::string in_ops = "/api/v1/rooms/" + std::to_string(ops);
+  call("POST", in_ops + "/members", R"({"username":"bob"})", 204);
+  const int64_t root =
+      call("POST", in_ops + "/messages", R"({"body":"the drill keeps zebra words"})",
+           201)["message"]["id"];
+  const std::string on_root = "/api/v1/messages/" + std::to_string(root);
+  call("POST", in_ops + "/messages",
+       R"({"body":"a reply in the thread","thread_root_id":)" + std::to_string(root) + "}", 201);
+  call("PATCH", on_root, R"({"body":"the drill keeps zebra words, edited"})", 200);
+  call("POST", on_root + "/reactions", R"({"emoji":"\u2705"})", 204);
+  call("PUT", on_root + "/pin", R"({"pinned":true})", 204);
+  call("PUT", in_ops + "/retention", R"({"messages_days":365})", 200);
+  call("PUT", in_ops + "/read", R"({"seq":2})", 204);
+  call("POST", "/api/v1/rooms/" + std::to_string(hush) + "/messages", R"({"body":"quiet"})", 201);
+  const int64_t dm = call("POST", "/api/v1/dms", R"({"users":["carol"]})", 200)["room"]["id"];
+  call("POST", "/api/v1/rooms/" + std::to_string(dm) + "/messages", R"({"body":"hello carol"})",
+       201);
+  const std::string report = RandomBytes(200000);
+  const int64_t file_id = call("POST", in_ops + "/files?name=report.bin", report, 201,
+                               "application/octet-stream")["id"];
   std::atomic<bool> stop{false};
   std::atomic<int> served{0}, failed{0};
   std::thread load([&] {
@@ -123,7 +160,7 @@ TEST_CASE("restore drill: backup while serving, wipe, restore, everything is bac
   auto summary = nlohmann::json::parse(made.out);
   std::string archive = summary["path"];
   CHECK(archive.rfind(data + "/backups/outpost-", 0) == 0);
-  CHECK(summary["members"] == 1 + 3 + 4 + 4);  // db, keys, tls, blobs
+  CHECK(summary["members"] == 1 + 3 + 4 + 5);  // db, keys, tls, blobs (4 + the upload)
   CHECK(made.err.empty());                     // no progress line without a terminal
 
   auto db_before = Dump(data + "/outpost.db");
@@ -138,22 +175,56 @@ TEST_CASE("restore drill: backup while serving, wipe, restore, everything is bac
   INFO(restored.err);
   REQUIRE(restored.exit_code == 0);
   CHECK_THAT(restored.out, Catch::Contains("restored"));
-  CHECK(Dump(data + "/outpost.db") == db_before);
+  // The audit log goes on: backup.create is written after the snapshot it describes, and the
+  // restore is the restored log's next record. Everything else is byte for byte the same.
+  auto db_after = Dump(data + "/outpost.db");
+  auto without = [](std::vector<std::string> rows, const std::string& action) {
+    std::erase_if(rows, [&](const std::string& row) {
+      return row.find("|" + action + "|") != std::string::npos;
+    });
+    return rows;
+  };
+  CHECK(without(db_before.at("audit_records"), "backup.create").size() ==
+        db_before.at("audit_records").size() - 1);
+  CHECK(without(db_after.at("audit_records"), "backup.restore").size() ==
+        db_after.at("audit_records").size() - 1);
+  db_before["audit_records"] = without(db_before.at("audit_records"), "backup.create");
+  db_after["audit_records"] = without(db_after.at("audit_records"), "backup.restore");
+  CHECK(db_after == db_before);
   CHECK(db_before.at("users").size() == 3);
   CHECK(db_before.at("sessions").size() == 1);
   CHECK(db_before.at("api_tokens").size() == 1);
   CHECK(Files(data + "/keys") == keys_before);
   CHECK(Files(data + "/tls") == tls_before);
   auto blobs_after = Files(data + "/blobs");
-  REQUIRE(blobs_after.size() == blobs.size());
+  REQUIRE(blobs_after.size() == blobs.size() + 1);
   for (const auto& [name, bytes] : blobs) CHECK(blobs_after[name.substr(6)] == bytes);
+  for (const char* table : {"rooms", "messages", "reactions", "room_members", "files",
+                            "room_retention", "audit_records"}) {
+    INFO(table);
+    CHECK(!db_before.at(table).empty());
+  }
   CHECK(app.Cli({"db", "check"}).exit_code == 0);
+  CHECK(app.Cli({"audit", "verify"}).exit_code == 0);
+  CHECK(app.Cli({"files", "verify"}).exit_code == 0);
 
   REQUIRE(app.Start().ok());
   HttpsClient after = app.NewClient();
   Login(after, "carol", "bob's long passphrase");
   CHECK(after.Request("GET", "/api/v1/me", bob.Headers())->status == 200);  // same session
   CHECK(after.Request("GET", "/metrics", {{"Authorization", "Bearer " + secret}})->status == 200);
+  // What the users see is back: the search index, the thread, the file's bytes.
+  auto found = after.Request("GET", "/api/v1/search?q=zebra", bob.Headers());
+  REQUIRE(found.ok());
+  REQUIRE(found->status == 200);
+  CHECK_THAT(found->body, Catch::Contains("zebra words, edited"));
+  auto thread = after.Request("GET", on_root + "/thread", bob.Headers());
+  REQUIRE(thread.ok());
+  CHECK_THAT(thread->body, Catch::Contains("a reply in the thread"));
+  auto file = after.Request("GET", "/api/v1/files/" + std::to_string(file_id), bob.Headers());
+  REQUIRE(file.ok());
+  CHECK(file->status == 200);
+  CHECK(file->body == report);
 }
 
 // An appliance with a blob big enough for several 64 KiB chunks, and a key file.

@@ -8,6 +8,7 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -107,8 +108,9 @@ TEST_CASE("user commands add, list, disable, enable and reset passwords", "[inte
   CHECK(app.Cli({"user", "add", "erin", "--password-file", app.dir().Sub("pw")}).exit_code == 5);
   CHECK(app.Cli({"user", "add", "bad name", "--password-file", app.dir().Sub("pw")}).exit_code ==
         6);
+  // Any existing role id is accepted (custom roles too); an unknown one is refused (6).
   CHECK(app.Cli({"user", "add", "frank", "--role", "root", "--password-file",
-                 app.dir().Sub("pw")}).exit_code == 2);
+                 app.dir().Sub("pw")}).exit_code == 6);
   auto list = app.Cli({"user", "list"});
   CHECK_THAT(list.out, Catch::Contains("erin") && Catch::Contains("Erin E.") &&
                            Catch::Contains("active"));
@@ -257,6 +259,10 @@ TEST_CASE("cert import installs the site's own certificate and refuses a mismatc
   INFO(good.err);
   REQUIRE(good.exit_code == 0);
   CHECK_THAT(app.Cli({"cert", "show"}).out, Catch::Contains("chat.site.example"));
+  // The replacement is audited (once: the refused imports changed nothing and are not).
+  CliResult imports = app.Cli({"audit", "export", "--action", "cert.import"});
+  CHECK(std::count(imports.out.begin(), imports.out.end(), '\n') == 1);
+  CHECK_THAT(imports.out, Catch::Contains("chat.site.example"));
   std::string appliance_ca = app.ca_pem();
   app.TrustCa(ca->cert_pem, "chat.site.example");
   REQUIRE(app.Start().ok());

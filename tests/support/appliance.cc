@@ -145,7 +145,9 @@ int TestAppliance::Stop(int sig) {
 }
 
 HttpsClient TestAppliance::NewClient() const {
-  return HttpsClient("127.0.0.1", port_, ca_pem_, server_name_);
+  HttpsClient client("127.0.0.1", port_, ca_pem_, server_name_);
+  if (!client_cert_pem_.empty()) client.set_client_certificate(client_cert_pem_, client_key_pem_);
+  return client;
 }
 
 std::string TestAppliance::Log() const {

@@ -47,6 +47,12 @@ class TestAppliance {
   CliResult Cli(std::vector<std::string> args, const std::string& input = "") const;
 
   HttpsClient NewClient() const;
+  // Every client NewClient makes (the start-up probe included) presents this certificate when
+  // the server asks for one (tls.client_auth = "required" needs it); "" for none.
+  void SetClientCertificate(std::string cert_pem, std::string key_pem) {
+    client_cert_pem_ = std::move(cert_pem);
+    client_key_pem_ = std::move(key_pem);
+  }
   // Trusts `ca_pem` (and sends `server_name`) from now on, after a certificate import.
   void TrustCa(std::string ca_pem, std::string server_name) {
     ca_pem_ = std::move(ca_pem);
@@ -65,6 +71,8 @@ class TestAppliance {
   std::string config_path_;
   std::string ca_pem_;
   std::string server_name_ = "localhost";
+  std::string client_cert_pem_;
+  std::string client_key_pem_;
   int port_ = 0;
   pid_t pid_ = -1;
 };

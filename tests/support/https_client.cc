@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <mbedtls/error.h>
 #include <mbedtls/net_sockets.h>  // MBEDTLS_ERR_NET_* codes only
+#include <mbedtls/pk.h>
 #include <mbedtls/ssl.h>
 #include <mbedtls/x509_crt.h>
 #include <netinet/in.h>
@@ -152,6 +153,8 @@ std::vector<std::string> HttpResponse::Headers(std::string_view name) const {
 struct HttpsClient::Session {
   Transport transport;
   net::Mbed<mbedtls_x509_crt, mbedtls_x509_crt_init, mbedtls_x509_crt_free> ca;
+  net::Mbed<mbedtls_x509_crt, mbedtls_x509_crt_init, mbedtls_x509_crt_free> own_cert;
+  net::Mbed<mbedtls_pk_context, mbedtls_pk_init, mbedtls_pk_free> own_key;
   std::vector<int> suite_ids;  // zero-terminated when set; conf points into it
   net::Mbed<mbedtls_ssl_config, mbedtls_ssl_config_init, mbedtls_ssl_config_free> conf;
   net::Mbed<mbedtls_ssl_context, mbedtls_ssl_init, mbedtls_ssl_free> ssl;
@@ -251,6 +254,18 @@ Status HttpsClient::Connect() {
   mbedtls_ssl_conf_authmode(conf, MBEDTLS_SSL_VERIFY_REQUIRED);
   mbedtls_ssl_conf_ca_chain(conf, s->ca.get(), nullptr);
   mbedtls_ssl_conf_rng(conf, SodiumRandom, nullptr);
+  if (!client_cert_pem_.empty()) {
+    r = mbedtls_x509_crt_parse(s->own_cert.get(),
+                               reinterpret_cast<const unsigned char*>(client_cert_pem_.c_str()),
+                               client_cert_pem_.size() + 1);
+    if (r != 0) return Status::InvalidArgument("client certificate does not parse: " + MbedError(r));
+    r = mbedtls_pk_parse_key(s->own_key.get(),
+                             reinterpret_cast<const unsigned char*>(client_key_pem_.c_str()),
+                             client_key_pem_.size() + 1, nullptr, 0);
+    if (r != 0) return Status::InvalidArgument("client key does not parse: " + MbedError(r));
+    r = mbedtls_ssl_conf_own_cert(conf, s->own_cert.get(), s->own_key.get());
+    if (r != 0) return Status::Internal("client certificate: " + MbedError(r));
+  }
   if (!ciphersuites_.empty()) {
     for (const auto& name : ciphersuites_) {
       const int id = mbedtls_ssl_get_ciphersuite_id(name.c_str());

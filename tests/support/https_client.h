@@ -88,6 +88,14 @@ class HttpsClient {
   void set_ciphersuites(std::vector<std::string> names) { ciphersuites_ = std::move(names); }
   // Highest protocol offered: "TLSv1.2" (default), "TLSv1.1" or "TLSv1". Next Connect.
   void set_max_tls_version(std::string version) { max_version_ = std::move(version); }
+  // Presents this client certificate (PEM, leaf first) with its key (PEM) when the server asks
+  // for one, as a browser does with a smart card; empty strings present none (the default).
+  // A certificate or key that does not parse makes Connect return InvalidArgument. Takes
+  // effect at the next Connect.
+  void set_client_certificate(std::string cert_pem, std::string key_pem) {
+    client_cert_pem_ = std::move(cert_pem);
+    client_key_pem_ = std::move(key_pem);
+  }
 
   void Close();
 
@@ -106,6 +114,8 @@ class HttpsClient {
   int handshakes_ = 0;
   std::vector<std::string> ciphersuites_;
   std::string max_version_ = "TLSv1.2";
+  std::string client_cert_pem_;  // "" : no client certificate
+  std::string client_key_pem_;
   std::unique_ptr<Session> session_;  // null when not connected
 };
 

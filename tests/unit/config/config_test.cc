@@ -113,6 +113,16 @@ TEST_CASE("an empty file gives the documented defaults", "[unit][config]") {
   CHECK(c.auth.password_max_length == 128);
   CHECK(c.auth.argon2_ops == Argon2Ops::kInteractive);
   CHECK(c.auth.login_attempts_per_minute_per_ip == 20);
+  CHECK(c.auth.password_profile == PasswordProfile::kNist);
+  CHECK(c.auth.password_max_age_days == 60);
+  CHECK(c.auth.password_min_age_days == 1);
+  CHECK(c.auth.password_history == 5);
+  CHECK(c.auth.lockout_attempts == 3);
+  CHECK(c.auth.lockout_window_minutes == 15);
+  CHECK(c.auth.lockout_minutes == 15);
+  CHECK(c.auth.max_failures_per_hour == 100);
+  CHECK(c.auth.login_user_names_per_ip == 10);
+  CHECK(c.auth.login_user_names_window_minutes == 15);
   CHECK(c.site.name == "Outpost");
   CHECK(c.site.banner_text.empty());
   CHECK(c.site.banner_color == BannerColor::kGreen);
@@ -174,6 +184,17 @@ TEST_CASE("every key is read from the file", "[unit][config]") {
        [](const Config& c) {
          return c.tls.min_version == "1.2" && c.session.idle_timeout_minutes == 1440;
        }},
+      {"[tls]\nclient_auth = \"required\"\nclient_ca_file = \"/etc/outpost/cas.pem\"\n"
+       "crl_files = [\"/etc/outpost/a.crl\", \"/etc/outpost/b.crl\"]\ncrl_stale = \"accept\"\n"
+       "map_by = \"email\"\n[auth]\npassword_login = \"unprivileged\"",
+       [](const Config& c) {
+         return c.tls.client_auth == ClientAuth::kRequired &&
+                c.tls.client_ca_file == "/etc/outpost/cas.pem" &&
+                c.tls.crl_files ==
+                    std::vector<std::string>{"/etc/outpost/a.crl", "/etc/outpost/b.crl"} &&
+                c.tls.crl_stale == CrlStale::kAccept && c.tls.map_by == CertMapBy::kEmail &&
+                c.auth.password_login == PasswordLogin::kUnprivileged;
+       }},
       {"[session]\nabsolute_timeout_hours = 720",
        [](const Config& c) { return c.session.absolute_timeout_hours == 720; }},
       {"[session]\ncookie_name = \"__Host-chat\"",
@@ -186,15 +207,41 @@ TEST_CASE("every key is read from the file", "[unit][config]") {
        [](const Config& c) { return c.auth.argon2_ops == Argon2Ops::kSensitive; }},
       {"[auth]\nlogin_attempts_per_minute_per_ip = 10000",
        [](const Config& c) { return c.auth.login_attempts_per_minute_per_ip == 10000; }},
+      {"[auth]\npassword_profile = \"stig\"",
+       [](const Config& c) { return c.auth.password_profile == PasswordProfile::kStig; }},
+      {"[auth]\npassword_max_age_days = 90",
+       [](const Config& c) { return c.auth.password_max_age_days == 90; }},
+      {"[auth]\npassword_min_age_days = 0",
+       [](const Config& c) { return c.auth.password_min_age_days == 0; }},
+      {"[auth]\npassword_history = 24",
+       [](const Config& c) { return c.auth.password_history == 24; }},
+      {"[auth]\nlockout_attempts = 0",
+       [](const Config& c) { return c.auth.lockout_attempts == 0; }},
+      {"[auth]\nlockout_window_minutes = 1440",
+       [](const Config& c) { return c.auth.lockout_window_minutes == 1440; }},
+      {"[auth]\nlockout_minutes = 0",
+       [](const Config& c) { return c.auth.lockout_minutes == 0; }},
+      {"[auth]\nmax_failures_per_hour = 1",
+       [](const Config& c) { return c.auth.max_failures_per_hour == 1; }},
+      {"[auth]\nlogin_user_names_per_ip = 0",
+       [](const Config& c) { return c.auth.login_user_names_per_ip == 0; }},
+      {"[auth]\nlogin_user_names_window_minutes = 60",
+       [](const Config& c) { return c.auth.login_user_names_window_minutes == 60; }},
+      {"[auth]\nrequire_2fa = \"privileged\"",
+       [](const Config& c) { return c.auth.require_2fa == Require2fa::kPrivileged; }},
+      {"[session]\nadmin_idle_timeout_minutes = 5",
+       [](const Config& c) { return c.session.admin_idle_timeout_minutes == 5; }},
       {"[site]\nname = \"Camp Ålesund\"",
        [](const Config& c) { return c.site.name == "Camp Ålesund"; }},
       {"[site]\nbanner_text = \"UNCLASSIFIED//FOUO\"",
        [](const Config& c) { return c.site.banner_text == "UNCLASSIFIED//FOUO"; }},
       {"[site]\nbanner_color = \"purple\"",
        [](const Config& c) { return c.site.banner_color == BannerColor::kPurple; }},
-      {"[site]\nlogin_notice = \"\"\"\nYou are accessing a system.\n\n\tConsent.\"\"\"",
+      {"[site]\nlogin_notice = \"\"\"\nYou are accessing a system.\n\n\tConsent.\"\"\"\n"
+       "require_consent = true",
        [](const Config& c) {
-         return c.site.login_notice == "You are accessing a system.\n\n\tConsent.";
+         return c.site.login_notice == "You are accessing a system.\n\n\tConsent." &&
+                c.site.require_consent;
        }},
       {"[log]\nlevel = \"debug\"", [](const Config& c) { return c.log.level == LogLevel::kDebug; }},
       {"[log]\nrequests = false", [](const Config& c) { return !c.log.requests; }},
@@ -243,6 +290,29 @@ TEST_CASE("every key is read from the file", "[unit][config]") {
        [](const Config& c) { return c.realtime.max_queued_kib == 64; }},
       {"[realtime]\nping_interval_seconds = 60",
        [](const Config& c) { return c.realtime.ping_interval_seconds == 60; }},
+      {"[chat]\nposts_per_minute = 0", [](const Config& c) { return c.chat.posts_per_minute == 0; }},
+      {"[files]\nuploads_per_minute = 7",
+       [](const Config& c) { return c.files.uploads_per_minute == 7; }},
+      {"[audit]\non_failure = \"continue\"",
+       [](const Config& c) { return c.audit.on_failure == AuditOnFailure::kContinue; }},
+      {"[audit]\ncheckpoint_every_records = 10",
+       [](const Config& c) { return c.audit.checkpoint_every_records == 10; }},
+      {"[audit]\ncheckpoint_every_minutes = 5",
+       [](const Config& c) { return c.audit.checkpoint_every_minutes == 5; }},
+      {"[audit]\nmax_size_mb = 1", [](const Config& c) { return c.audit.max_size_mb == 1; }},
+      {"[siem]\nenabled = true\nhost = \"10.0.0.5\"\nport = 601\ntransport = \"tcp\"\n"
+       "app_name = \"chat-a\"\nfacility = 10",
+       [](const Config& c) {
+         return c.siem.enabled && c.siem.host == "10.0.0.5" && c.siem.port == 601 &&
+                c.siem.transport == SiemTransport::kTcp && c.siem.app_name == "chat-a" &&
+                c.siem.facility == 10;
+       }},
+      {"[siem]\nhost = \"2001:DB8::1\"\nca_file = \"/etc/outpost/siem-ca.pem\"\n"
+       "server_name = \"SIEM.Site.Example\"",
+       [](const Config& c) {
+         return c.siem.host == "2001:db8::1" && c.siem.ca_file == "/etc/outpost/siem-ca.pem" &&
+                c.siem.server_name == "siem.site.example" && !c.siem.enabled;
+       }},
   };
   std::vector<std::string> covered;
   for (const Case& k : cases) {
@@ -257,6 +327,7 @@ TEST_CASE("every key is read from the file", "[unit][config]") {
   }
   std::vector<std::string> known = KnownKeys();
   std::sort(covered.begin(), covered.end());
+  covered.erase(std::unique(covered.begin(), covered.end()), covered.end());  // set twice is fine
   std::sort(known.begin(), known.end());
   CHECK(covered == known);
 }
@@ -287,6 +358,15 @@ TEST_CASE("every integer key accepts its bounds and refuses one past them", "[un
       {"auth", "password_min_length", 8, 128},
       {"auth", "password_max_length", 15, 1024},  // the lower bound is password_min_length
       {"auth", "login_attempts_per_minute_per_ip", 1, 10000},
+      {"auth", "password_max_age_days", 0, 3650},
+      {"auth", "password_min_age_days", 0, 365},
+      {"auth", "password_history", 0, 24},
+      {"auth", "lockout_attempts", 0, 100},
+      {"auth", "lockout_window_minutes", 1, 1440},
+      {"auth", "lockout_minutes", 0, 525600},
+      {"auth", "max_failures_per_hour", 1, 100},
+      {"auth", "login_user_names_per_ip", 0, 10000},
+      {"auth", "login_user_names_window_minutes", 1, 1440},
       {"database", "busy_timeout_ms", 1, 600000},
       {"database", "wal_autocheckpoint_pages", 1, 1000000},
       {"chat", "max_message_length", 1, 100000},
@@ -294,6 +374,13 @@ TEST_CASE("every integer key accepts its bounds and refuses one past them", "[un
       {"files", "max_file_mb", 1, 102400},
       {"files", "user_quota_mb", 0, 10485760},
       {"files", "room_quota_mb", 0, 10485760},
+      {"chat", "posts_per_minute", 0, 100000},
+      {"files", "uploads_per_minute", 0, 100000},
+      {"audit", "checkpoint_every_records", 1, 1000000},
+      {"audit", "checkpoint_every_minutes", 1, 10080},
+      {"audit", "max_size_mb", 1, 1048576},
+      {"siem", "port", 1, 65535},
+      {"siem", "facility", 0, 23},
   };
   for (const Range& r : ranges) {
     std::string head = std::string("[") + r.table + "]\n" + r.key + " = ";
@@ -311,9 +398,37 @@ TEST_CASE("every integer key accepts its bounds and refuses one past them", "[un
       CHECK(high.ends_with(range + std::to_string(r.max + 1)));
     }
   }
+  // stig: a minimum age at or above the maximum would forbid ever changing in time.
+  CHECK(ErrorOf("[auth]\npassword_profile = \"stig\"\npassword_min_age_days = 60") ==
+        "t.toml:3:25: auth.password_min_age_days: must be below auth.password_max_age_days (60), "
+        "got 60");
+  CHECK(ErrorOf("[auth]\npassword_profile = \"stig\"\npassword_max_age_days = 1") ==
+        "t.toml:3:25: auth.password_max_age_days: must be above auth.password_min_age_days (1), "
+        "got 1");
+  CHECK(LoadString("[auth]\npassword_min_age_days = 60", "t.toml").ok());  // nist: unused
+  CHECK(LoadString("[auth]\npassword_profile = \"stig\"\npassword_max_age_days = 0",
+                   "t.toml").ok());  // never expires: any minimum age
   CHECK(ErrorOf("[auth]\npassword_max_length = 14") ==
         "t.toml:2:23: auth.password_max_length: must be at least auth.password_min_length (15), "
         "got 14");
+}
+
+TEST_CASE("SIEM forwarding needs an address, and a CA file over TLS", "[unit][config]") {
+  CHECK(ErrorOf("[siem]\nenabled = true") ==
+        "t.toml:2:11: siem.enabled: needs siem.host: the address of the SIEM's syslog receiver");
+  CHECK(ErrorOf("[siem]\nenabled = true\nhost = \"10.0.0.5\"") ==
+        "t.toml:2:11: siem.enabled: with transport \"tls\" needs siem.ca_file to verify the "
+        "SIEM's certificate (or use transport \"tcp\")");
+  CHECK(LoadString("[siem]\nenabled = true\nhost = \"10.0.0.5\"\ntransport = \"tcp\"", "t.toml")
+            .ok());
+  CHECK(ErrorOf("[siem]\nhost = \"siem.example\"") ==
+        "t.toml:2:8: siem.host: must be an IP address (no DNS lookups: the binary is static), "
+        "got \"siem.example\"");
+  CHECK(ErrorOf("[siem]\napp_name = \"out post\"") ==
+        "t.toml:2:12: siem.app_name: must be printable ASCII without spaces (RFC 5424 "
+        "APP-NAME), got \"out post\"");
+  CHECK(ErrorOf("[audit]\non_failure = \"ignore\"") ==
+        "t.toml:2:14: audit.on_failure: must be one of \"refuse\", \"continue\"; got \"ignore\"");
 }
 
 TEST_CASE("a TOML syntax error is reported with its line and column", "[unit][config]") {
