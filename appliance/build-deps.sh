@@ -4,7 +4,8 @@
 #   appliance/build-deps.sh BUILD_DIR
 # Fetches cpp-httplib's single header from Debian's source package into BUILD_DIR/_deps and
 # the web client's npm packages into assets/node_modules. Chromium is for the web client's
-# end-to-end tests, busybox-static and e2fsprogs for the install image and its test.
+# end-to-end tests (openssl makes their smart-card PKI), busybox-static and e2fsprogs for the
+# install image and its test.
 set -eu
 
 build_dir=${1:?usage: build-deps.sh BUILD_DIR}
@@ -12,7 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 packages="g++ cmake make pkg-config file dpkg-dev xz-utils ca-certificates chromium
   libmbedtls-dev libsodium-dev libsqlite3-dev libcli11-dev libtomlplusplus-dev
-  nlohmann-json3-dev catch2 nodejs npm curl e2fsprogs busybox-static"
+  nlohmann-json3-dev catch2 nodejs npm curl e2fsprogs busybox-static openssl"
 
 missing=""
 for p in $packages; do

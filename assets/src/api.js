@@ -62,7 +62,7 @@ async function request(method, path, body) {
   }
   if (!res.ok) {
     // Sign-in steps answer 401 for a wrong password or code: that is not a session ending.
-    if (res.status === 401 && onUnauthorized && !path.includes('/auth/login') && !path.endsWith('/me')) onUnauthorized();
+    if (res.status === 401 && onUnauthorized && !path.includes('/auth/') && !path.endsWith('/me')) onUnauthorized();
     const err = (data && data.error) || {};
     throw new ApiError(res.status, err.code || 'http_' + res.status,
                        err.message || res.statusText || 'Request failed', retryAfterSeconds(res));
@@ -84,6 +84,9 @@ export const api = {
   login: (username, password, consent) =>
     request('POST', '/api/v1/auth/login', consent ? { username, password, consent: true } : { username, password })
       .then(remember),
+  /** Sign in with the TLS client certificate the browser presented (a smart card). */
+  loginCertificate: (consent) =>
+    request('POST', '/api/v1/auth/certificate', consent ? { consent: true } : {}).then(remember),
   /** Step two: a code from the authenticator app, or a recovery code. */
   loginTotp: (pending, code, recovery) =>
     request('POST', '/api/v1/auth/login/totp', recovery ? { pending, recovery_code: code } : { pending, code })

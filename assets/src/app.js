@@ -5,9 +5,13 @@ import { Banner } from './banner.js';
 import { ChatView } from './chat.js';
 import { LoginView } from './login.js';
 import { Logo } from './logo.js';
-import { SecurityView } from './security.js';
+import { ExpiredPasswordView, SecurityView } from './security.js';
 
-const DEFAULT_SITE = { name: 'Outpost', version: '', banner: { text: '', color: '' }, login_notice: '', require_consent: false };
+const DEFAULT_SITE = {
+  name: 'Outpost', version: '', banner: { text: '', color: '' }, login_notice: '', require_consent: false,
+  smart_card: false, password_login: 'all',
+};
+const PASSWORD_LOGIN = new Set(['all', 'unprivileged', 'none']);
 const SECURITY_HASH = '#/security';
 const MAX_TIMER_MS = 2 ** 31 - 1; // setTimeout's limit
 
@@ -24,6 +28,8 @@ function normalizeSite(site) {
     banner: { text: str(banner.text), color: str(banner.color) },
     login_notice: str(site && site.login_notice),
     require_consent: Boolean(site && site.require_consent),
+    smart_card: Boolean(site && site.smart_card),
+    password_login: PASSWORD_LOGIN.has(site && site.password_login) ? site.password_login : 'all',
   };
 }
 
@@ -83,11 +89,12 @@ export function App() {
     });
   }, []);
 
+  const chat = state.view === 'home' && !security && !state.me.password_change_required;
   useEffect(() => {
     // The chat fills the window exactly (its panes scroll); other pages scroll as a whole.
-    document.getElementById('app').classList.toggle('app-chat', state.view === 'home' && !security);
+    document.getElementById('app').classList.toggle('app-chat', chat);
     if (state.view !== 'home') document.title = site.name;
-  }, [site.name, state.view, security]);
+  }, [site.name, state.view, chat]);
 
   // When the session runs out, go back to the sign-in page and say why.
   const expiresAt = state.view === 'home' ? Date.parse(state.me.session && state.me.session.expires_at) : NaN;
@@ -116,7 +123,14 @@ export function App() {
   let page;
   switch (state.view) {
     case 'home':
-      page = security
+      page = state.me.password_change_required
+        ? html`
+          <header class="topbar topbar-plain">
+            <div class="brand"><${Logo} size=${28} /><span>${site.name}</span></div>
+          </header>
+          <${ExpiredPasswordView} onSignOut=${signOut}
+            onChanged=${() => api.me().then((me) => setState({ view: 'home', me }), start)} />`
+        : security
         ? html`
           <header class="topbar topbar-plain">
             <div class="brand"><${Logo} size=${28} /><span>${site.name}</span></div>
@@ -142,7 +156,7 @@ export function App() {
 
   return html`
     <${Banner} banner=${site.banner} position="top" />
-    <div class="page ${state.view === 'home' && !security ? 'page-chat' : ''}">
+    <div class="page ${chat ? 'page-chat' : ''}">
       ${page}
       ${state.view !== 'loading' && state.view !== 'home' && html`
         <footer class="footer">${site.name}${site.version && ` ${site.version}`}</footer>`}

@@ -1036,6 +1036,8 @@ export function ChatView({ site, me: meAnswer, onSignOut }) {
       if (!st.idle && now - st.last < 1000) return; // mousemove fires often; a timer reset a second is plenty
       st.last = now;
       if (st.idle) { st.idle = false; presenceWatch(); }
+      // Input on the page is what keeps the session from idling out (not the background requests).
+      if (liveRef.current) liveRef.current.active();
       arm();
     };
     const events = ['mousemove', 'pointerdown', 'keydown', 'wheel', 'touchstart', 'focus'];

@@ -26,6 +26,7 @@ export const timing = {
   // client_id, so the server never stores it twice).
   postTimeout: 10000,
   typingEvery: 3000, // the server passes on one typing notice per 3 s anyway
+  activeEvery: 60000, // the server records a session's activity once a minute at most
   batch: 15, // socket frames are handed over in batches this far apart
 };
 
@@ -66,6 +67,7 @@ export function startLive({ onEvents, onStatus = () => {}, onFrame = () => {}, o
   let presence = 'online';
   const pending = new Map(); // client_id -> {resolve, reject, timer}
   const lastTyping = new Map(); // room_id -> ms
+  let lastActive = 0;
 
   // Every post waiting for an answer gets status 0: the caller retries it through REST.
   function failPending(code, message) {
@@ -362,6 +364,16 @@ export function startLive({ onEvents, onStatus = () => {}, onFrame = () => {}, o
     if (status === presence) return;
     presence = status;
     send({ type: 'presence', status });
+  };
+
+  /**
+   * The person did something on the page (typed, clicked, scrolled): the server restarts the
+   * session's idle timeout. At most once per timing.activeEvery.
+   */
+  stop.active = () => {
+    const now = Date.now();
+    if (!live || now - lastActive < timing.activeEvery) return;
+    if (send({ type: 'active' })) lastActive = now;
   };
 
   /** 'socket' or 'polling'. */

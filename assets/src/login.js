@@ -30,6 +30,12 @@ function loginErrorMessage(err) {
   }
 }
 
+// A refused card says why in the server's words (expired, revoked, not bound to an account...).
+function cardErrorMessage(err) {
+  if (err.code === 'certificate_refused') return `Smart-card sign-in refused: ${err.message}.`;
+  return loginErrorMessage(err);
+}
+
 function codeErrorMessage(err, recovery) {
   if (err.status === 401 && /sign in again/.test(err.message)) return err.message;
   if (err.status === 401) return recovery ? 'That recovery code is wrong or was already used.' : 'Wrong or already used code. Wait for the next one, then try again.';
@@ -155,22 +161,46 @@ export function LoginView({ site, notice, onSignedIn }) {
   const usernameRef = useRef(null);
   const passwordRef = useRef(null);
   const consentRef = useRef(null);
+  const cardRef = useRef(null);
   const hasNotice = Boolean(site.login_notice);
+  // [auth] password_login = none: the card is the only way in, so the form is not shown.
+  const passwordForm = !site.smart_card || site.password_login !== 'none';
 
   useEffect(() => {
-    (hasNotice && !consent ? consentRef : usernameRef).current.focus();
+    (hasNotice && !consent ? consentRef : passwordForm ? usernameRef : cardRef).current.focus();
     // Time to interactive of a first visit: the form is on screen and takes input.
     if (!performance.getEntriesByName('outpost:interactive').length) performance.mark('outpost:interactive');
   }, []);
 
-  async function submit(event) {
-    event.preventDefault();
-    if (busy) return;
-    if (hasNotice && !consent) {
-      setError({ message: 'Read the notice and tick “I understand and consent” to continue.', field: 'consent' });
-      consentRef.current.focus();
+  // False (with the error shown) while the notice is not yet accepted.
+  function consented() {
+    if (!hasNotice || consent) return true;
+    setError({ message: 'Read the notice and tick “I understand and consent” to continue.', field: 'consent' });
+    consentRef.current.focus();
+    return false;
+  }
+
+  // The browser sends the card's certificate in the TLS handshake; the server maps it to an
+  // account. No second factor follows: the card and its PIN are two already.
+  async function cardSignIn() {
+    if (busy || !consented()) return;
+    setError(null);
+    setBusy(true);
+    let me;
+    try {
+      me = await api.loginCertificate(hasNotice && consent);
+    } catch (err) {
+      setBusy(false);
+      setError({ message: cardErrorMessage(err), field: null });
       return;
     }
+    setBusy(false);
+    onSignedIn(me);
+  }
+
+  async function submit(event) {
+    event.preventDefault();
+    if (busy || !consented()) return;
     const name = username.trim();
     if (!name || !password) {
       const field = name ? 'password' : 'username';
@@ -227,7 +257,14 @@ export function LoginView({ site, notice, onSignedIn }) {
               ${' '}I understand and consent
             </label>
           </div>`}
-        <form method="post" novalidate onSubmit=${submit} aria-busy=${busy ? 'true' : 'false'}>
+        ${site.smart_card && html`
+          <button type="button" class="${passwordForm ? 'secondary' : 'primary'} wide" ref=${cardRef}
+            aria-disabled=${busy ? 'true' : undefined} onClick=${cardSignIn}>Sign in with smart card</button>
+          ${passwordForm ? html`<p class="login-or" aria-hidden="true">or with a password</p>` : html`
+            <div id="login-error" class="form-error" aria-live="assertive" aria-atomic="true">
+              ${error && html`<p>${error.message}</p>`}
+            </div>`}`}
+        ${passwordForm && html`<form method="post" novalidate onSubmit=${submit} aria-busy=${busy ? 'true' : 'false'}>
           <div class="field">
             <label for="username">Username</label>
             <input id="username" name="username" type="text" ref=${usernameRef}
@@ -258,7 +295,7 @@ export function LoginView({ site, notice, onSignedIn }) {
             ${busy && html`<span class="spinner" aria-hidden="true"></span>`}
             ${busy ? 'Signing in…' : 'Sign in'}
           </button>
-        </form>`}
+        </form>`}`}
       </div>
     </main>`;
 }

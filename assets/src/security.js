@@ -135,8 +135,9 @@ function SessionsCard({ onSignedOut }) {
 }
 
 // POST /api/v1/me/password: the current password and the new one (the policy's refusal is
-// shown as the server words it); the other sessions end, this one stays.
-function PasswordCard() {
+// shown as the server words it); the other sessions end, this one stays. `onChanged`, when
+// given, is called after a change instead of showing that it was done.
+function PasswordCard({ onChanged }) {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [again, setAgain] = useState('');
@@ -159,7 +160,8 @@ function PasswordCard() {
       setCurrent('');
       setNext('');
       setAgain('');
-      setDone(true);
+      if (onChanged) onChanged();
+      else setDone(true);
     } catch (err) {
       setError(err.message);
     } finally {
@@ -194,5 +196,19 @@ export function SecurityView({ onBack, onSignedOut }) {
     <${PasswordCard} />
     <${TwoFactorCard} />
     <${SessionsCard} onSignedOut=${onSignedOut} />
+  </main>`;
+}
+
+/**
+ * Shown instead of the chat while the password has expired (`password_change_required` in /me,
+ * [auth] password_profile = stig): the server answers every other route with 403 until then.
+ */
+export function ExpiredPasswordView({ onChanged, onSignOut }) {
+  useEffect(() => { document.title = 'Change your password'; }, []);
+  return html`<main class="admin" id="main" aria-labelledby="expired-title">
+    <div class="card-head"><h1 id="expired-title">Change your password</h1>
+      <button type="button" class="link" onClick=${onSignOut}>Sign out</button></div>
+    <p class="info" role="status">Your password has expired, or an administrator set it for you. Choose a new one to continue.</p>
+    <${PasswordCard} onChanged=${onChanged} />
   </main>`;
 }

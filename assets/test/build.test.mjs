@@ -191,7 +191,7 @@ describe('build.mjs', () => {
     // A copy of the client beside the real node_modules, with one broken source file.
     const copy = path.join(tmp, 'broken');
     fs.cpSync(path.join(ASSETS, 'src'), path.join(copy, 'src'), { recursive: true });
-    fs.copyFileSync(path.join(ASSETS, 'build.mjs'), path.join(copy, 'build.mjs'));
+    for (const f of ['build.mjs', 'cpp-literal.mjs']) fs.copyFileSync(path.join(ASSETS, f), path.join(copy, f));
     fs.symlinkSync(path.join(ASSETS, 'node_modules'), path.join(copy, 'node_modules'), 'dir');
     fs.appendFileSync(path.join(copy, 'src', 'format.js'), '\nexport const broken = ;\n');
     const broken = runBuild(path.join(copy, 'build.mjs'), path.join(tmp, 'broken-out'));

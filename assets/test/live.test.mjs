@@ -295,6 +295,26 @@ test('presence is sent when it changes and again on every reconnect; typing at m
   assert.deepEqual(socket(1).sent, [{ type: 'resume', cursor: 5 }, { type: 'presence', status: 'away' }]);
 });
 
+test('activity is reported at most once per activeEvery, and only while live', async () => {
+  const every = timing.activeEvery;
+  timing.activeEvery = 30;
+  try {
+    start();
+    stop.active(); // no socket yet: nothing to send it on
+    await until(() => socket(0), 'a socket');
+    socket(0).open();
+    socket(0).push({ type: 'resumed', latest: 5 });
+    stop.active();
+    stop.active();
+    assert.deepEqual(socket(0).sent.slice(1), [{ type: 'active' }]);
+    await new Promise((r) => setTimeout(r, 40));
+    stop.active();
+    assert.deepEqual(socket(0).sent.slice(1), [{ type: 'active' }, { type: 'active' }]);
+  } finally {
+    timing.activeEvery = every;
+  }
+});
+
 test('typing and presence frames go to onFrame', async () => {
   const frames = [];
   stop = startLive({ onEvents: () => {}, onFrame: (f) => frames.push(f) });

@@ -137,7 +137,7 @@ bool PasswordChangeBlocks(const Route& route, Services& svc, domain::Principal& 
   }
   res.status = 403;
   res.set_content(ErrorBody("password_change_required",
-                            "your password has expired: change it first "
+                            "your password has expired or was set by an administrator: change it first "
                             "(POST /api/v1/me/password)"),
                   "application/json");
   return true;
@@ -147,7 +147,7 @@ Status PasswordChangeAllowsRealtime(Services& svc, const domain::Principal& prin
   if (svc.accounts == nullptr || principal.api_token_id != 0) return Status::Ok();
   OUTPOST_ASSIGN_OR_RETURN(bool expired, svc.accounts->PasswordChangeRequired(principal.user.id));
   if (expired) {
-    return Status::FailedPrecondition("your password has expired: change it first");
+    return Status::FailedPrecondition("your password has expired or was set by an administrator: change it first");
   }
   return Status::Ok();
 }

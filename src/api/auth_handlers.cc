@@ -96,6 +96,17 @@ bool SecondFactorRequired(const Call& call, const domain::User& user) {
 void SecondFactorFailed(Call& call, const domain::User& user, const std::string& pending,
                         const char* kind, const Status& why) {
   call.svc.pending_logins->RecordFailure(pending);
+  // A wrong code from the app or a wrong recovery code counts toward the lock as a wrong
+  // password does, so that knowing the password does not buy endless guesses at the code.
+  // Enrolment codes do not: whoever is there may enrol an authenticator of their own anyway.
+  if (std::string_view(kind) != "totp_enrol") {
+    domain::LoginAttempt attempt;
+    attempt.source_ip = call.req.remote_addr;
+    if (Status st = call.svc.accounts->RecordSecondFactorFailure(user, &attempt); !st.ok()) {
+      log::Error("counting a failed second factor failed", {{"error", st.ToString()}});
+    }
+    if (attempt.locked_now) call.svc.pending_logins->Consume(pending);
+  }
   log::Warn("second factor refused", {{"user", user.username},
                                       {"remote", call.req.remote_addr},
                                       {"kind", kind}});
@@ -108,6 +119,7 @@ void SecondFactorFailed(Call& call, const domain::User& user, const std::string&
 // `details`), sets the cookie and answers with the account. No session survives an audit
 // record that could not be written.
 Status FinishLogin(Call& call, const domain::User& user, nlohmann::json details) {
+  OUTPOST_RETURN_IF_ERROR(call.svc.accounts->ResetFailures(user.id));
   domain::AuditEvent event = AuditEventAs(call, user, "auth.login");
   event.details = std::move(details);
   std::string token;
@@ -214,6 +226,9 @@ Status HandleLogin(Call& call) {
   OUTPOST_ASSIGN_OR_RETURN(std::string password, StringField(call.body, "password", 4096));
   domain::LoginAttempt attempt;
   attempt.source_ip = call.req.remote_addr;
+  // Wrong codes of a second step count toward the lock with the wrong passwords before them:
+  // FinishLogin resets the count once every step passed.
+  attempt.keep_failure_count = true;
   Result<domain::User> user = call.svc.accounts->Authenticate(username, password, &attempt);
   WipeString(&password);
   // People type passwords into the name field: keep a claimed name only when it could be one.

@@ -245,6 +245,10 @@ Status HandleUnbindCertIdentity(Call& call) {
     log::Error("audit record lost", {{"action", event.action}, {"error", st.ToString()}});
   }
   OUTPOST_RETURN_IF_ERROR(removed.status());
+  // Its sessions ended with the binding: close their sockets now, not at the next sweep.
+  if (call.svc.realtime != nullptr) {
+    call.svc.realtime->EndUser(removed->user_id, "a smart-card certificate was removed");
+  }
   call.res.status = 204;
   return Status::Ok();
 }

@@ -151,7 +151,10 @@ Status HandleSite(Call& call) {
            {"version", OUTPOST_VERSION},
            {"banner", {{"text", text.banner_text}, {"color", text.banner_color}}},
            {"login_notice", text.login_notice},
-           {"require_consent", o.require_consent}});
+           {"require_consent", o.require_consent},
+           // The sign-in page offers the card button and hides the password form from these.
+           {"smart_card", o.cert_map_by.has_value()},
+           {"password_login", std::string(domain::PasswordLoginPolicyName(o.password_login))}});
   return Status::Ok();
 }
 

@@ -127,10 +127,34 @@ Status RealtimeBridge::SubscribeRooms(int64_t user_id) {
   return Status::Ok();
 }
 
-void RealtimeBridge::OnMessage(net::ConnId conn, int64_t user_id, std::string_view text) {
+void RealtimeBridge::OnMessage(net::ConnId conn, int64_t user_id, int64_t session,
+                               std::string_view text) {
   // A client that floods requests is limited by the hub's rate limit; a strand only holds what
   // passed it.
-  Enqueue(conn, [this, conn, user_id, copy = std::string(text)] { Handle(conn, user_id, copy); });
+  Enqueue(conn, [this, conn, user_id, session, copy = std::string(text)] {
+    Handle(conn, user_id, session, copy);
+  });
+}
+
+void RealtimeBridge::NoteActivity(int64_t session) {
+  // API tokens (negative keys) have no idle timeout.
+  if (session <= 0 || sessions_ == nullptr) return;
+  constexpr int64_t kEveryMs = 60 * 1000;
+  const UnixMillis now = clock_->NowMillis();
+  {
+    std::lock_guard<std::mutex> lock(touch_mu_);
+    UnixMillis& last = touched_[session];
+    if (now - last < kEveryMs) return;
+    last = now;
+    if (touched_.size() > 4096) {  // forget sessions quiet for an hour
+      std::erase_if(touched_, [now](const auto& kv) { return now - kv.second > 3600 * 1000; });
+    }
+  }
+  Result<bool> valid = sessions_->StillValid(session);
+  if (!valid.ok() || !*valid) return;  // the sweep closes its sockets
+  if (Status st = sessions_->Touch(session); !st.ok()) {
+    log::Error("recording socket activity failed", {{"error", st.ToString()}});
+  }
 }
 
 void RealtimeBridge::Enqueue(net::ConnId strand, std::function<void()> job) {
@@ -170,12 +194,20 @@ void RealtimeBridge::Run() {
   }
 }
 
-void RealtimeBridge::Handle(net::ConnId conn, int64_t user_id, const std::string& text) {
+void RealtimeBridge::Handle(net::ConnId conn, int64_t user_id, int64_t session,
+                            const std::string& text) {
   nlohmann::json msg = nlohmann::json::parse(text, nullptr, false);
   const std::string* type = msg.is_object() ? StringField(msg, "type") : nullptr;
   if (type == nullptr) {
     hub_->Send(conn, Frame({{"type", "error"}, {"message", "frames are JSON objects with a type"}}));
     return;
+  }
+  // What a person does counts against the idle timeout; a resume (reconnecting) does not.
+  if (*type == "active") return NoteActivity(session);  // input on the page, once a minute
+  if (*type == "post" || *type == "typing" ||
+      (*type == "presence" && StringField(msg, "status") != nullptr &&
+       *StringField(msg, "status") == "online")) {
+    NoteActivity(session);
   }
   if (*type == "resume") return HandleResume(conn, user_id, msg);
   if (*type == "typing") return HandleTyping(user_id, msg);

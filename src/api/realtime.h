@@ -82,7 +82,9 @@ class RealtimeBridge : public domain::EventSink {
   static int64_t SocketKey(const domain::Principal& p);
 
   // The hub's message handler (hub thread): queues the work for the connection's strand.
-  void OnMessage(net::ConnId conn, int64_t user_id, std::string_view text);
+  // `session` is the socket's key (SocketKey): a post, a typing notice or presence "online"
+  // counts as activity of that session against its idle timeout.
+  void OnMessage(net::ConnId conn, int64_t user_id, int64_t session, std::string_view text);
   // The hub's connection handler (hub thread): presence bookkeeping, never blocks.
   void OnConnection(net::ConnId conn, int64_t user_id, bool open);
 
@@ -123,7 +125,10 @@ class RealtimeBridge : public domain::EventSink {
 
   void Enqueue(net::ConnId strand, std::function<void()> job);
   void Run();
-  void Handle(net::ConnId conn, int64_t user_id, const std::string& text);
+  void Handle(net::ConnId conn, int64_t user_id, int64_t session, const std::string& text);
+  // The user did something on a socket of `session`: its idle timeout starts again (at most
+  // one write a minute per session; an ended session is not revived).
+  void NoteActivity(int64_t session);
   void HandleResume(net::ConnId conn, int64_t user_id, const nlohmann::json& msg);
   void HandleTyping(int64_t user_id, const nlohmann::json& msg);
   void HandlePost(net::ConnId conn, int64_t user_id, const nlohmann::json& msg);
@@ -148,6 +153,9 @@ class RealtimeBridge : public domain::EventSink {
   std::unordered_map<net::ConnId, Strand> strands_;  // guarded by mu_
   std::deque<net::ConnId> ready_;                    // strands with work and no worker
   bool stopping_ = false;                            // guarded by mu_
+
+  std::mutex touch_mu_;
+  std::unordered_map<int64_t, UnixMillis> touched_;  // session -> last Touch; guarded by touch_mu_
 
   std::mutex typing_mu_;
   std::map<std::pair<int64_t, int64_t>, UnixMillis> last_typing_;  // guarded by typing_mu_

@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "api/account_handlers.h"
+#include "api/handler_audit.h"
 #include "api/http_status.h"
 #include "net/assets.h"
 #include "net/https_server.h"
@@ -209,6 +210,22 @@ Status Authorize(const Route& route, Services& svc, const httplib::Request& req,
   return Status::Ok();
 }
 
+// A signed-in caller tried a route their role does not allow: an unsuccessful attempt to use
+// a privilege, recorded as access.denied (docs/audit.md). Never a reason to answer otherwise.
+void AuditDenied(Call& call, const Route& route, const Status& why) {
+  if (call.svc.audit == nullptr) return;
+  domain::AuditEvent event =
+      AuditEventFor(call, "access.denied", "route:" + call.req.method + " " + call.req.path);
+  event.outcome = domain::AuditOutcome::kDenied;
+  event.details = {{"route", std::string(route.pattern)}, {"reason", why.message()}};
+  if (route.permission != domain::Permission::kNone) {
+    event.details["permission"] = std::string(domain::PermissionName(route.permission));
+  }
+  if (Status st = call.svc.audit->Append(event).status(); !st.ok()) {
+    log::Error("audit record lost", {{"action", event.action}, {"error", st.ToString()}});
+  }
+}
+
 void Dispatch(const Route& route, Services& svc, const httplib::Request& req,
               httplib::Response& res, const httplib::ContentReader* reader = nullptr) {
   t_request.route = std::string(route.pattern);
@@ -221,8 +238,11 @@ void Dispatch(const Route& route, Services& svc, const httplib::Request& req,
   if (route.access != Access::kPublic) {
     Result<domain::Principal> p = Authenticate(req, svc, &by_cookie);
     if (!p.ok()) return SetError(res, p.status());
-    if (Status st = Authorize(route, svc, req, *p); !st.ok()) return SetError(res, st);
     call.principal = std::move(*p);
+    if (Status st = Authorize(route, svc, req, *call.principal); !st.ok()) {
+      AuditDenied(call, route, st);
+      return SetError(res, st);
+    }
     if (PasswordChangeBlocks(route, svc, *call.principal, res)) return;  // stig maximum age
   }
   if (IsStateChanging(req.method)) {

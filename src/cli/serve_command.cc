@@ -228,9 +228,10 @@ int RunServe(const GlobalOptions& global, const ServeArgs& args) {
   // what clients ask over their sockets (resume, typing).
   net::Hub hub{HubOptionsFor(cfg.realtime)};
   api::RealtimeBridge bridge(db->get(), &hub, clock);
-  hub.set_message_handler([&bridge](net::ConnId conn, int64_t user_id, std::string_view text) {
-    bridge.OnMessage(conn, user_id, text);
-  });
+  hub.set_message_handler(
+      [&bridge](net::ConnId conn, int64_t user_id, int64_t session, std::string_view text) {
+        bridge.OnMessage(conn, user_id, session, text);
+      });
   hub.set_connection_handler([&bridge](net::ConnId conn, int64_t user_id, bool open) {
     bridge.OnConnection(conn, user_id, open);
   });

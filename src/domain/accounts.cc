@@ -12,7 +12,8 @@ namespace {
 
 constexpr const char* kUserColumns =
     "id, username, display_name, role, disabled, created_at, updated_at, "
-    "coalesce(password_changed_at, created_at)";
+    "coalesce(password_changed_at, created_at), password_temporary";
+constexpr int kUserColumnCount = 9;  // a column selected after them has this index
 
 User ReadUser(const storage::Statement& stmt) {
   User u;
@@ -24,13 +25,22 @@ User ReadUser(const storage::Statement& stmt) {
   u.created_at = stmt.ColumnInt64(5);
   u.updated_at = stmt.ColumnInt64(6);
   u.password_changed_at = stmt.ColumnInt64(7);
+  u.password_temporary = stmt.ColumnInt64(8) != 0;
   return u;
 }
 
-// Sets user.password_expired from the policy's maximum age (stig).
-void MarkExpiry(User& user, const AccountPolicy& policy, UnixMillis now) {
+// Whether a password set at `changed_at` must be changed before anything else: it is
+// temporary (set by an administrator under stig) or older than the maximum age (stig).
+bool MustChange(const AccountPolicy& policy, UnixMillis changed_at, bool temporary,
+                UnixMillis now) {
+  if (policy.password_profile != PasswordProfile::kStig) return false;
   const int64_t max_age = policy.password().max_age_ms();
-  user.password_expired = max_age > 0 && now - user.password_changed_at >= max_age;
+  return temporary || (max_age > 0 && now - changed_at >= max_age);
+}
+
+void MarkExpiry(User& user, const AccountPolicy& policy, UnixMillis now) {
+  user.password_expired =
+      MustChange(policy, user.password_changed_at, user.password_temporary, now);
 }
 
 Status CheckDisplayName(std::string_view name) {
@@ -211,6 +221,14 @@ Status Accounts::ResetPassword(std::string_view username, std::string_view passw
     OUTPOST_ASSIGN_OR_RETURN(found, find.Step());
     if (!found) return Status::Ok();  // erased meanwhile
     OUTPOST_RETURN_IF_ERROR(StorePassword(conn, user.id, hash));
+    if (policy_.password_profile == PasswordProfile::kStig) {
+      // The administrator knows it: the owner must replace it at the next sign-in.
+      OUTPOST_ASSIGN_OR_RETURN(
+          storage::Statement temp,
+          conn.Prepare("UPDATE users SET password_temporary = 1 WHERE id = ?"));
+      temp.Bind(1, user.id);
+      OUTPOST_RETURN_IF_ERROR(temp.Run());
+    }
     return EndSessions(conn, user.username);
   }));
   if (!found) return Status::NotFound("no user named '" + std::string(username) + "'");
@@ -372,7 +390,7 @@ Result<User> Accounts::Authenticate(std::string_view username, std::string_view 
     OUTPOST_ASSIGN_OR_RETURN(found, stmt.Step());
     if (!found) return Status::Ok();
     user = ReadUser(stmt);
-    hash = stmt.ColumnText(8);
+    hash = stmt.ColumnText(kUserColumnCount);
     OUTPOST_ASSIGN_OR_RETURN(lock, ReadLock(conn, user.id, now));
     if (lock.expired) {
       OUTPOST_ASSIGN_OR_RETURN(lock.counted_after_id, ClearLock(conn, user.id));
@@ -429,13 +447,17 @@ Result<User> Accounts::Authenticate(std::string_view username, std::string_view 
     Result<std::string> h = HashPassword(password, policy_.hash_cost);
     if (h.ok()) fresh = std::move(*h);
   }
-  // The right password: the reservation goes, the count starts afresh.
+  // The right password: the reservation goes, and the count starts afresh unless a second
+  // factor is still to come.
+  const bool reset = !attempt->keep_failure_count;
   OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
     OUTPOST_ASSIGN_OR_RETURN(storage::Statement del,
                              conn.Prepare("DELETE FROM login_failures WHERE id = ?"));
     del.Bind(1, reserved_id);
     OUTPOST_RETURN_IF_ERROR(del.Run());
-    OUTPOST_RETURN_IF_ERROR(ClearLock(conn, user.id).status());
+    if (reset) {
+      OUTPOST_RETURN_IF_ERROR(ClearLock(conn, user.id).status());
+    }
     if (fresh.empty()) return Status::Ok();
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement stmt,
@@ -488,6 +510,21 @@ Status Accounts::RecordFailure(const User& user, LoginAttempt* attempt) {
   return Status::Ok();
 }
 
+Status Accounts::RecordSecondFactorFailure(const User& user, LoginAttempt* attempt) {
+  OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
+    OUTPOST_ASSIGN_OR_RETURN(storage::Statement ins,
+                             conn.Prepare("INSERT INTO login_failures(user_id, at) VALUES(?, ?)"));
+    ins.Bind(1, user.id).Bind(2, clock_->NowMillis());
+    return ins.Run();
+  }));
+  return RecordFailure(user, attempt);
+}
+
+Status Accounts::ResetFailures(int64_t user_id) {
+  return db_->Write(
+      [&](storage::Connection& conn) { return ClearLock(conn, user_id).status(); });
+}
+
 Status Accounts::Unlock(std::string_view username, bool* was_locked) {
   bool found = false, locked = false;
   OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
@@ -535,21 +572,29 @@ Result<LockState> Accounts::GetLockState(std::string_view username) {
 }
 
 Result<bool> Accounts::PasswordChangeRequired(int64_t user_id) {
-  const int64_t max_age = policy_.password().max_age_ms();
-  if (max_age <= 0) return false;
-  UnixMillis changed_at = 0;
+  if (policy_.password_profile != PasswordProfile::kStig) return false;
+  OUTPOST_ASSIGN_OR_RETURN(PasswordAge age, ReadPasswordAge(user_id));
+  return MustChange(policy_, age.changed_at, age.temporary, clock_->NowMillis());
+}
+
+Result<Accounts::PasswordAge> Accounts::ReadPasswordAge(int64_t user_id) {
+  PasswordAge age;
   bool found = false;
   OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement stmt,
-        conn.Prepare("SELECT coalesce(password_changed_at, created_at) FROM users WHERE id = ?"));
+        conn.Prepare("SELECT coalesce(password_changed_at, created_at), password_temporary "
+                     "FROM users WHERE id = ?"));
     stmt.Bind(1, user_id);
     OUTPOST_ASSIGN_OR_RETURN(found, stmt.Step());
-    if (found) changed_at = stmt.ColumnInt64(0);
+    if (found) {
+      age.changed_at = stmt.ColumnInt64(0);
+      age.temporary = stmt.ColumnInt64(1) != 0;
+    }
     return Status::Ok();
   }));
   if (!found) return Status::NotFound("no user with id " + std::to_string(user_id));
-  return clock_->NowMillis() - changed_at >= max_age;
+  return age;
 }
 
 Status Accounts::CheckHistory(int64_t user_id, std::string_view password) {
@@ -603,8 +648,8 @@ Status Accounts::StorePassword(storage::Connection& conn, int64_t user_id,
   OUTPOST_RETURN_IF_ERROR(prune.Run());
   OUTPOST_ASSIGN_OR_RETURN(
       storage::Statement stmt,
-      conn.Prepare("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ? "
-                   "WHERE id = ?"));
+      conn.Prepare("UPDATE users SET password_hash = ?, password_changed_at = ?, updated_at = ?, "
+                   "password_temporary = 0 WHERE id = ?"));
   stmt.Bind(1, hash).Bind(2, now).Bind(3, now).Bind(4, user_id);
   return stmt.Run();
 }
@@ -627,18 +672,10 @@ Result<std::vector<int64_t>> Accounts::ChangePassword(int64_t user_id, std::stri
       CheckPasswordPolicy(password, policy_.password(), user.username, policy_.site_name));
   const int64_t min_age = policy_.password().min_age_ms();
   if (min_age > 0) {
-    UnixMillis changed_at = 0;
-    OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
-      OUTPOST_ASSIGN_OR_RETURN(
-          storage::Statement stmt,
-          conn.Prepare("SELECT coalesce(password_changed_at, created_at) FROM users "
-                       "WHERE id = ?"));
-      stmt.Bind(1, user_id);
-      OUTPOST_ASSIGN_OR_RETURN(bool row, stmt.Step());
-      if (row) changed_at = stmt.ColumnInt64(0);
-      return Status::Ok();
-    }));
-    if (clock_->NowMillis() - changed_at < min_age) {
+    OUTPOST_ASSIGN_OR_RETURN(PasswordAge age, ReadPasswordAge(user_id));
+    const UnixMillis changed_at = age.changed_at;
+    // A temporary password is meant to be replaced at once.
+    if (!age.temporary && clock_->NowMillis() - changed_at < min_age) {
       return Status::FailedPrecondition(
           "the password was changed less than " + std::to_string(policy_.password_min_age_days) +
           " day(s) ago; it can be changed again from " + FormatIso8601(changed_at + min_age) +

@@ -33,9 +33,11 @@ struct User {
   UnixMillis created_at = 0;
   UnixMillis updated_at = 0;
   UnixMillis password_changed_at = 0;  // 0 when not read (sessions and tokens do not)
-  // The stig maximum age has passed: the account may only change its password. Set by
-  // Accounts' lookups and Authenticate, and per request by the API (PasswordChangeRequired).
+  // The stig maximum age has passed, or an administrator set the password under stig (it is
+  // temporary): the account may only change its password. Set by Accounts' lookups and
+  // Authenticate, and per request by the API (PasswordChangeRequired).
   bool password_expired = false;
+  bool password_temporary = false;  // read with password_changed_at
 };
 
 struct AccountPolicy {
@@ -76,6 +78,10 @@ struct LoginAttempt {
   // out, on failure: "unknown_user", "wrong_password", "locked", "hourly_cap", "disabled".
   std::string failure;
   bool locked_now = false;  // out: this failure started a lock (auth.lockout was recorded)
+  // in: a second factor follows a right password, so the count of failures is not reset
+  // yet: the caller calls Accounts::ResetFailures once the sign-in is complete, and wrong
+  // codes count toward the lock (RecordSecondFactorFailure).
+  bool keep_failure_count = false;
 };
 
 // An account's lockout state.
@@ -124,7 +130,9 @@ class Accounts {
   Status SetDisabled(std::string_view username, bool disabled);
 
   // An administrator sets a new password: the policy and (stig) the history apply, the minimum
-  // age does not. Ends every session of the user. NotFound when there is no such user.
+  // age does not. Under stig the password is temporary: the owner must change it at the next
+  // sign-in (PasswordChangeRequired), the minimum age not applying to that change. Ends every
+  // session of the user. NotFound when there is no such user.
   Status ResetPassword(std::string_view username, std::string_view password);
 
   // The user changes their own password: `current` must be right (a wrong one counts as a
@@ -149,6 +157,15 @@ class Accounts {
   Result<User> Authenticate(std::string_view username, std::string_view password,
                             LoginAttempt* attempt = nullptr);
 
+  // A wrong second factor (TOTP or recovery code) after the right password: counted as a
+  // failed sign-in toward the lock, as a wrong password is. `attempt` as for Authenticate
+  // (locked_now tells whether this failure locked the account).
+  Status RecordSecondFactorFailure(const User& user, LoginAttempt* attempt);
+
+  // A sign-in is complete: the count of failures starts afresh (Authenticate does this itself
+  // unless LoginAttempt::keep_failure_count).
+  Status ResetFailures(int64_t user_id);
+
   // Ends a lock and resets the failure count. `*was_locked` (may be null) tells whether the
   // account was locked. NotFound when there is no such user.
   Status Unlock(std::string_view username, bool* was_locked = nullptr);
@@ -156,8 +173,9 @@ class Accounts {
   // The account's lock as of now (an expired lock reads as unlocked). NotFound for no user.
   Result<LockState> GetLockState(std::string_view username);
 
-  // True when the stig maximum age has passed since the user's password was set, so that the
-  // account may do nothing but change it. Always false under nist, without a database read.
+  // True under stig when the maximum age has passed since the user's password was set, or an
+  // administrator set it (temporary), so that the account may do nothing but change it.
+  // Always false under nist, without a database read.
   Result<bool> PasswordChangeRequired(int64_t user_id);
 
   // Times argon2id verified a password (real or dummy hash) since construction: a test seam
@@ -177,9 +195,14 @@ class Accounts {
   // InvalidArgument when `password` is one of the account's last policy().password_history
   // passwords (stig). Runs argon2id outside any transaction.
   Status CheckHistory(int64_t user_id, std::string_view password);
-  // Sets `hash` as the password of `user_id` within the caller's transaction, keeping the
-  // replaced one in the history (stig) and pruning what the rule no longer needs.
+  // Sets `hash` as the password of `user_id` (not temporary) within the caller's transaction,
+  // keeping the replaced one in the history (stig) and pruning what the rule no longer needs.
   Status StorePassword(storage::Connection& conn, int64_t user_id, std::string_view hash);
+  struct PasswordAge {
+    UnixMillis changed_at = 0;
+    bool temporary = false;
+  };
+  Result<PasswordAge> ReadPasswordAge(int64_t user_id);
   void RecordAudit(AuditEvent event);
 
   storage::Database* const db_;

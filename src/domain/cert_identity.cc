@@ -32,6 +32,18 @@ Result<int64_t> UserIdOf(storage::Connection& conn, std::string_view username) {
 
 }  // namespace
 
+std::string_view PasswordLoginPolicyName(PasswordLoginPolicy policy) {
+  switch (policy) {
+    case PasswordLoginPolicy::kAll:
+      return "all";
+    case PasswordLoginPolicy::kUnprivileged:
+      return "unprivileged";
+    case PasswordLoginPolicy::kNone:
+      return "none";
+  }
+  return "all";
+}
+
 std::string_view CertIdentityKindName(CertIdentityKind kind) {
   switch (kind) {
     case CertIdentityKind::kUpn:
@@ -143,7 +155,14 @@ Result<CertIdentity> CertIdentities::UnbindById(std::string_view username, int64
     OUTPOST_ASSIGN_OR_RETURN(storage::Statement del,
                              conn.Prepare("DELETE FROM cert_identities WHERE id = ?"));
     del.Bind(1, id);
-    return del.Run();
+    OUTPOST_RETURN_IF_ERROR(del.Run());
+    // A card taken away (lost, or its holder leaving) must not leave a session it opened:
+    // sessions do not record how they began, so all of the account's end, as on a password
+    // reset. API tokens are not sessions and stay.
+    OUTPOST_ASSIGN_OR_RETURN(storage::Statement end,
+                             conn.Prepare("DELETE FROM sessions WHERE user_id = ?"));
+    end.Bind(1, user_id);
+    return end.Run();
   });
   OUTPOST_RETURN_IF_ERROR(st);
   return removed;

@@ -22,6 +22,8 @@ enum class CertIdentityKind { kUpn, kEmail, kSubject };
 // Who may sign in with a password once smart cards are in use ([auth] password_login).
 // Privileged: domain::Roles::IsPrivileged.
 enum class PasswordLoginPolicy { kAll, kUnprivileged, kNone };
+// "all", "unprivileged", "none", as in the configuration. Thread-safe.
+std::string_view PasswordLoginPolicyName(PasswordLoginPolicy policy);
 
 // "upn", "email", "subject". Thread-safe.
 std::string_view CertIdentityKindName(CertIdentityKind kind);
@@ -53,8 +55,9 @@ class CertIdentities {
   Result<CertIdentity> Bind(std::string_view username, CertIdentityKind kind,
                             std::string_view value);
 
-  // Removes the binding of `value` from `username`. NotFound when the user has no such binding.
-  // Returns the binding removed.
+  // Removes the binding of `value` from `username` and, in the same transaction, ends every
+  // session of the account (a session does not record whether a card opened it). NotFound
+  // when the user has no such binding. Returns the binding removed.
   Result<CertIdentity> Unbind(std::string_view username, CertIdentityKind kind,
                               std::string_view value);
   // The same by binding id (the API's form). NotFound when `id` is not one of the user's.

@@ -123,9 +123,11 @@ struct HubHandoff {
 
 class Hub {
  public:
-  // Called on the hub thread for each complete text message. It must not block (no disk, no
-  // locks held for long): hand the work to another thread and answer later with Send.
-  using MessageHandler = std::function<void(ConnId, int64_t user_id, std::string_view text)>;
+  // Called on the hub thread for each complete text message, with the credential the
+  // connection was admitted with (Admit's `session`). It must not block (no disk, no locks
+  // held for long): hand the work to another thread and answer later with Send.
+  using MessageHandler =
+      std::function<void(ConnId, int64_t user_id, int64_t session, std::string_view text)>;
   // Called on the hub thread when a connection joins (open = true) or leaves; for presence.
   // Same rule: must not block.
   using ConnectionHandler = std::function<void(ConnId, int64_t user_id, bool open)>;

@@ -345,7 +345,7 @@ void Hub::Loop::Process(Conn* c, std::string_view bytes) {
         hub_->counters_.messages_in.fetch_add(1);
         if (hub_->on_message_) {
           try {
-            hub_->on_message_(c->id, c->user_id(), ev.payload);
+            hub_->on_message_(c->id, c->user_id(), c->ticket.session(), ev.payload);
           } catch (const std::exception& e) {
             log::Error("realtime message handler threw", {{"error", e.what()}});
             StartClose(c, ws::kCloseInternalError, "internal error");

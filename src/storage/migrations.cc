@@ -354,6 +354,11 @@ CREATE TABLE cert_identities (
 );
 CREATE INDEX cert_identities_by_user ON cert_identities(user_id);
 )sql",
+    // 10: a password set by an administrator under the stig profile is temporary: the account
+    // may only change it at its next sign-in (domain/accounts.h, PasswordChangeRequired).
+    R"sql(
+ALTER TABLE users ADD COLUMN password_temporary INTEGER NOT NULL DEFAULT 0;
+)sql",
 };
 
 }  // namespace

@@ -288,7 +288,7 @@ TEST_CASE("the auditor view pages through the log newest first, with filters",
   CHECK(anonymous->status == 401);
 }
 
-TEST_CASE("room changes, membership changes by others and moderators' edits are audited",
+TEST_CASE("room changes, membership changes by others, moderators' edits and refusals are audited",
           "[integration][audit]") {
   TestAppliance app;
   WriteTestFile(app.dir().Sub("pw"), "bob's long passphrase\n");
@@ -348,11 +348,17 @@ TEST_CASE("room changes, membership changes by others and moderators' edits are 
   for (const Json& r : records) {
     if (r["action"] == "room.delete") deletes.push_back(r);
   }
-  // Bob's attempt was refused by the route's permission check before the handler ran, and such
-  // refusals are not audited one by one (docs/security.md lists that gap).
+  // Bob's attempt was refused by the route's permission check before the handler ran: it is
+  // an access.denied record, not a room.delete one.
   REQUIRE(deletes.size() == 1);
   CHECK(deletes[0]["actor"] == "admin");
   CHECK(deletes[0]["outcome"] == "success");
+  Json denied = Only(records, "access.denied");
+  CHECK(denied["actor"] == "bob");
+  CHECK(denied["outcome"] == "denied");
+  CHECK(denied["target"] == "route:DELETE " + in_room);
+  CHECK(denied["details"]["permission"].is_string());
+  CHECK(denied["details"]["route"].get<std::string>().find("rooms") != std::string::npos);
   CHECK(app.Cli({"audit", "verify"}).exit_code == 0);
 }
 

@@ -29,7 +29,8 @@ struct Signed {
 // One appliance in this process.
 class AuthServer {
  public:
-  explicit AuthServer(api::ApiOptions options = {}) : hub_(net::HubOptions{}) {
+  explicit AuthServer(api::ApiOptions options = {}, domain::AccountPolicy policy = {})
+      : hub_(net::HubOptions{}) {
     storage::OpenOptions o;
     o.create = true;
     auto opened = storage::Database::Open(dir_.Sub("o.db"), o);
@@ -37,7 +38,7 @@ class AuthServer {
     db_ = std::move(*opened);
     roles_ = std::make_unique<domain::Roles>(db_.get());
     REQUIRE(roles_->Load().ok());
-    accounts_ = std::make_unique<domain::Accounts>(db_.get(), &clock, domain::AccountPolicy{});
+    accounts_ = std::make_unique<domain::Accounts>(db_.get(), &clock, std::move(policy));
     domain::SessionPolicy sp;  // 15 minutes idle for users, 10 for privileged roles
     sp.is_privileged = [this](std::string_view role) { return roles_->IsPrivileged(role); };
     sessions_ = std::make_unique<domain::Sessions>(db_.get(), &clock, sp);
@@ -46,12 +47,13 @@ class AuthServer {
                                                      "Outpost Test");
     pending_ = std::make_unique<domain::PendingLogins>(&clock);
     audit_ = std::make_unique<domain::AuditLog>(db_.get(), &clock, nullptr);
+    accounts_->SetAuditLog(audit_.get());  // auth.lockout
     throttle_ = std::make_unique<api::LoginThrottle>(&clock, 1000);
     bridge = std::make_unique<api::RealtimeBridge>(db_.get(), &hub_, &clock, 2,
                                                    std::chrono::milliseconds(0));
     bridge->AttachCredentials(sessions_.get(), tokens_.get());
-    hub_.set_message_handler([this](net::ConnId c, int64_t u, std::string_view t) {
-      bridge->OnMessage(c, u, t);
+    hub_.set_message_handler([this](net::ConnId c, int64_t u, int64_t s, std::string_view t) {
+      bridge->OnMessage(c, u, s, t);
     });
     hub_.set_connection_handler(
         [this](net::ConnId c, int64_t u, bool open) { bridge->OnConnection(c, u, open); });
@@ -94,6 +96,7 @@ class AuthServer {
     bridge.reset();  // its workers may still call the hub: before the hub goes
   }
 
+  domain::Accounts& accounts() { return *accounts_; }
   domain::User MakeUser(const std::string& name, const char* role = domain::kRoleUser) {
     auto u = accounts_->Create(name, name, role, kPassword);
     REQUIRE(u.ok());
@@ -267,7 +270,9 @@ TEST_CASE("with two-factor on, sign-in takes a code; wrong codes and replays are
 }
 
 TEST_CASE("five wrong codes end a pending sign-in", "[integration][auth]") {
-  AuthServer app;
+  domain::AccountPolicy no_lockout;
+  no_lockout.lockout_attempts = 0;  // the lock would end it first (next test)
+  AuthServer app({}, no_lockout);
   domain::User bob = app.MakeUser("bob");
   HttpsClient c = app.Client();
   EnrolFromSettings(app, c, app.Login(c, "bob"), bob.id);
@@ -281,6 +286,53 @@ TEST_CASE("five wrong codes end a pending sign-in", "[integration][auth]") {
   Json gone = app.Post(c, "/api/v1/auth/login/totp",
                        {{"pending", step1["pending"]}, {"code", good}}, 401);
   CHECK_THAT(gone["error"]["message"].get<std::string>(), Catch::Contains("sign in again"));
+}
+
+TEST_CASE("wrong codes count toward the lockout with wrong passwords; a full sign-in resets it",
+          "[integration][auth][lockout]") {
+  AuthServer app;  // three failures in 15 minutes lock
+  domain::User bob = app.MakeUser("bob");
+  HttpsClient c = app.Client();
+  EnrolFromSettings(app, c, app.Login(c, "bob"), bob.id);
+  const Json right = {{"username", "bob"}, {"password", kPassword}};
+  auto wrong_code = [&] { return app.Code(bob.id) == "000000" ? "111111" : "000000"; };
+
+  // A wrong password, then the right one and two wrong codes: three failures, a lock.
+  app.Post(c, "/api/v1/auth/login", {{"username", "bob"}, {"password", "not the passphrase"}},
+           401);
+  Json step1 = app.Post(c, "/api/v1/auth/login", right, 200);
+  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step1["pending"]}, {"code", wrong_code()}},
+           401);
+  CHECK(app.AuditOf("auth.lockout").empty());
+  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step1["pending"]}, {"code", wrong_code()}},
+           401);
+  REQUIRE(app.AuditOf("auth.lockout").size() == 1);
+  // The pending sign-in ended with the lock, and the password no longer opens a step.
+  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step1["pending"]}, {"code", app.Code(bob.id)}},
+           401);
+  app.Post(c, "/api/v1/auth/login", right, 401);
+  CHECK(app.accounts().GetLockState("bob")->locked);
+
+  // Unlocked: two wrong codes, then a complete sign-in starts the count afresh, so two more
+  // wrong codes do not lock.
+  REQUIRE(app.accounts().Unlock("bob").ok());
+  Json step2 = app.Post(c, "/api/v1/auth/login", right, 200);
+  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step2["pending"]}, {"code", wrong_code()}},
+           401);
+  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step2["pending"]}, {"code", wrong_code()}},
+           401);
+  CHECK(app.accounts().GetLockState("bob")->recent_failures == 2);
+  app.clock.Advance(kStepMs);  // a fresh code: the last one was used
+  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step2["pending"]}, {"code", app.Code(bob.id)}},
+           200);
+  CHECK(app.accounts().GetLockState("bob")->recent_failures == 0);
+  Json step3 = app.Post(c, "/api/v1/auth/login", right, 200);
+  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step3["pending"]}, {"code", wrong_code()}},
+           401);
+  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step3["pending"]}, {"code", wrong_code()}},
+           401);
+  CHECK_FALSE(app.accounts().GetLockState("bob")->locked);
+  CHECK(app.AuditOf("auth.lockout").size() == 1);
 }
 
 TEST_CASE("disabling two-factor needs the password and a code", "[integration][auth]") {
@@ -381,6 +433,8 @@ TEST_CASE("consent required: a sign-in without it is refused with consent_requir
   auto site = c.Request("GET", "/api/v1/site");
   REQUIRE(site.ok());
   CHECK(Json::parse(site->body)["require_consent"] == true);
+  // Without client certificates the page offers no card button.
+  CHECK(Json::parse(site->body)["smart_card"] == false);
 }
 
 TEST_CASE("revoking a session closes its WebSocket with 1008; another session's stays open",
@@ -486,6 +540,53 @@ TEST_CASE("an idle session ends and the sweep closes its WebSocket; an active on
   app.clock.Advance(1000);
   app.bridge->SweepNow();
   CHECK(bob_ws->WaitForClose(kWaitMs)->close_code == 1008);
+  app.Call(c, bob, "GET", "/api/v1/me", 401);
+}
+
+TEST_CASE("what a person does on the socket alone keeps the session from idling out",
+          "[integration][auth][realtime]") {
+  AuthServer app;
+  app.MakeUser("bob");
+  HttpsClient c = app.Client();
+  Signed bob = app.Login(c, "bob");
+  auto ws = app.Socket(bob);
+  // A resume answered: every frame sent before it has been handled (one strand per socket).
+  // Bob's own presence changes reach him too; they are skipped.
+  auto sync = [&] {
+    REQUIRE(ws->SendText(R"({"type":"resume","cursor":0})").ok());
+    for (int i = 0; i < 10; ++i) {
+      auto frame = ws->NextText(kWaitMs);
+      REQUIRE(frame.ok());
+      REQUIRE(frame->kind == WsMessage::Kind::kText);
+      const Json j = Json::parse(frame->payload);
+      if (j["type"] == "resumed") return;
+      REQUIRE(j["type"] == "presence");
+    }
+    FAIL("no answer to resume");
+  };
+  sync();
+  // Forty minutes on the page with the socket only (no HTTP request): the page's activity
+  // reports, or its coming back to the foreground, every ten minutes keep the 15-minute idle
+  // timeout from running out.
+  for (int i = 0; i < 4; ++i) {
+    app.clock.Advance(10 * 60 * 1000);
+    if (i % 2 == 0) {
+      REQUIRE(ws->SendText(R"({"type":"active"})").ok());
+    } else {
+      REQUIRE(ws->SendText(R"({"type":"presence","status":"away"})").ok());
+      REQUIRE(ws->SendText(R"({"type":"presence","status":"online"})").ok());
+    }
+    sync();
+    app.bridge->SweepNow();
+  }
+  sync();  // still open
+  // Reconnect resumes are not activity: fifteen quiet minutes end the session.
+  app.clock.Advance(15 * 60 * 1000);
+  sync();
+  app.bridge->SweepNow();
+  auto closed = ws->WaitForClose(kWaitMs);
+  REQUIRE(closed.ok());
+  CHECK(closed->close_code == 1008);
   app.Call(c, bob, "GET", "/api/v1/me", 401);
 }
 

@@ -260,6 +260,24 @@ TEST_CASE("stig: past the maximum age a sign-in leads only to changing the passw
                       {"new_password", "Another Passphrase 2026!"}},
                      403);
   CHECK_THAT(soon["error"]["message"].get<std::string>(), Catch::Contains("day"));
+
+  // An administrator's reset gives a temporary password: the owner may only change it, and
+  // the minimum age does not hold that change back.
+  BrowserSession admin = Login(*w.client, "admin", kAdminPassword);
+  HttpResponse reset = w.Raw(admin, "POST", "/api/v1/users/bob/password",
+                             Json{{"password", "Temporary Passphrase 7!"}});
+  REQUIRE(reset.status == 204);
+  HttpResponse temp_login = w.LoginRaw("bob", "Temporary Passphrase 7!");
+  REQUIRE(temp_login.status == 200);
+  CHECK(Json::parse(temp_login.body)["password_change_required"] == true);
+  BrowserSession temp = Login(*w.client, "bob", "Temporary Passphrase 7!");
+  CHECK(w.Raw(temp, "GET", "/api/v1/rooms").status == 403);
+  w.Call(temp, "POST", "/api/v1/me/password",
+         {{"current_password", "Temporary Passphrase 7!"},
+          {"new_password", "Chosen Passphrase 2027!"}},
+         200);
+  CHECK(w.Raw(temp, "GET", "/api/v1/rooms").status == 200);
+  CHECK(w.Call(temp, "GET", "/api/v1/me", nullptr, 200)["password_change_required"] == false);
 }
 
 }  // namespace

@@ -62,7 +62,7 @@ class RealtimeServer {
     });
     server->EnableWebSockets(kPath, &hub,
                              [this](const net::UpgradeRequest& r) { return Decide(r); });
-    hub.set_message_handler([this](net::ConnId conn, int64_t user, std::string_view text) {
+    hub.set_message_handler([this](net::ConnId conn, int64_t user, int64_t, std::string_view text) {
       std::lock_guard<std::mutex> lock(mu);
       received.push_back(std::to_string(user) + ":" + std::string(text));
       if (text.rfind("echo ", 0) == 0) hub.Send(conn, Text(std::string(text.substr(5))));

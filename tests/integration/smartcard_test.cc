@@ -186,6 +186,10 @@ TEST_CASE("a good card signs in as its bound account; bad cards are refused with
   auto site = plain.Request("GET", "/api/v1/site");
   REQUIRE(site.ok());
   CHECK(site->status == 200);
+  // The sign-in page learns from /site to offer the card button.
+  const nlohmann::json site_json = nlohmann::json::parse(site->body);
+  CHECK(site_json["smart_card"] == true);
+  CHECK(site_json["password_login"] == "all");
   CHECK(PasswordLogin(plain, "admin", kAdminPassword).status == 200);
 
   std::set<std::string> reasons;
@@ -209,7 +213,8 @@ TEST_CASE("a good card signs in as its bound account; bad cards are refused with
   CHECK(card_login_audited);
 }
 
-TEST_CASE("a disabled account cannot sign in with its card", "[integration][smartcard]") {
+TEST_CASE("a disabled account cannot sign in with its card; removing the card ends its session",
+          "[integration][smartcard]") {
   Pki pki;
   TestAppliance app(pki.Toml("optional"));
   AddUser(app, "alice");
@@ -223,6 +228,18 @@ TEST_CASE("a disabled account cannot sign in with its card", "[integration][smar
   auto r = CardLogin(again);
   REQUIRE(r.ok());
   CHECK(r->status == 200);
+
+  // The card is taken away (lost, or its holder left): the session it opened ends at once.
+  const std::string set_cookie = r->Header("set-cookie");
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  auto me = again.Request("GET", "/api/v1/me", {{"Cookie", cookie}});
+  REQUIRE(me.ok());
+  CHECK(me->status == 200);
+  REQUIRE(app.Cli({"user", "cert-unbind", "alice", "--upn", "1001@test.mil"}).exit_code == 0);
+  auto gone = again.Request("GET", "/api/v1/me", {{"Cookie", cookie}});
+  REQUIRE(gone.ok());
+  CHECK(gone->status == 401);
+  CHECK(RefusalReason(CardLogin(again)) == "unknown_identity");
 }
 
 TEST_CASE("client_auth required refuses a handshake without a valid certificate",

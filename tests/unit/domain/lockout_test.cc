@@ -240,7 +240,7 @@ TEST_CASE("stig: a password expires after the maximum age; nist never expires on
 }
 
 TEST_CASE("stig: a user may change the password again only after the minimum age; an "
-          "administrator's reset is exempt",
+          "administrator's reset is exempt and gives a temporary password",
           "[unit][domain][passwords][lockout]") {
   Fixture f(StigPolicy());
   User alice = f.MakeUser("alice");
@@ -249,19 +249,33 @@ TEST_CASE("stig: a user may change the password again only after the minimum age
   CHECK(early.status().code() == Code::kFailedPrecondition);
   CHECK_THAT(early.status().message(), Catch::Contains("less than 1 day"));
   CHECK(f.Try("alice", kPassword).empty());  // nothing changed
+  CHECK_FALSE(*f.accounts->PasswordChangeRequired(alice.id));
   REQUIRE(f.accounts->ResetPassword("alice", "Sour cherries in May 5").ok());
-  CHECK(f.Try("alice", "Sour cherries in May 5").empty());
-  // The reset restarts the age: the user must wait again.
-  CHECK(f.accounts->ChangePassword(alice.id, "Sour cherries in May 5", "Green figs in June 6", 0)
+  // The administrator knows the new password: it is temporary, and signing in with it leads
+  // only to changing it, which the minimum age does not hold back.
+  auto signed_in = f.accounts->Authenticate("alice", "Sour cherries in May 5");
+  REQUIRE(signed_in.ok());
+  CHECK(signed_in->password_expired);
+  CHECK(*f.accounts->PasswordChangeRequired(alice.id));
+  CHECK(f.accounts->FindByName("alice")->password_expired);
+  REQUIRE(f.accounts->ChangePassword(alice.id, "Sour cherries in May 5", "Green figs in June 6", 0)
+              .ok());
+  CHECK_FALSE(*f.accounts->PasswordChangeRequired(alice.id));
+  CHECK_FALSE(f.accounts->Authenticate("alice", "Green figs in June 6")->password_expired);
+  // A password the user chose is held by the minimum age again.
+  CHECK(f.accounts->ChangePassword(alice.id, "Green figs in June 6", "Blue plums in July 7", 0)
             .status()
             .code() == Code::kFailedPrecondition);
   f.clock.Advance(kDay);
-  CHECK(f.accounts->ChangePassword(alice.id, "Sour cherries in May 5", "Green figs in June 6", 0)
+  CHECK(f.accounts->ChangePassword(alice.id, "Green figs in June 6", "Blue plums in July 7", 0)
             .ok());
   // Under nist there is no minimum age.
   Fixture nist;
   User bob = nist.MakeUser("bob");
   CHECK(nist.accounts->ChangePassword(bob.id, kPassword, "Sour cherries in May 5", 0).ok());
+  // Nor is an administrator's reset temporary.
+  REQUIRE(nist.accounts->ResetPassword("bob", "Green figs in June 6").ok());
+  CHECK_FALSE(*nist.accounts->PasswordChangeRequired(bob.id));
 }
 
 TEST_CASE("stig: none of the last five passwords may be reused, by the user or an administrator",
