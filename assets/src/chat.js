@@ -196,6 +196,15 @@ function Reactions({ msg, onToggle }) {
     ${r.emoji} <span>${r.count}</span></button>`)}</div>`;
 }
 
+// Puts `text` into the composer's textarea with the caret at `caret` now, not after the next
+// render: a key typed in between would otherwise land before the caret is moved. The state
+// update that follows finds the same value and leaves the caret alone.
+function placeCaret(el, text, caret) {
+  el.value = text;
+  el.focus();
+  el.setSelectionRange(caret, caret);
+}
+
 // A grid of emoji buttons: focus moves into it when it opens, arrow keys move between them
 // (PER_ROW to a row), Home/End jump, Escape or Tab closes it and focus returns to the opener.
 const PER_ROW = 8;
@@ -327,10 +336,7 @@ function Composer({ roomId, threadId, me, members, rooms, disabled, ctx, label }
     const out = applyCompletion(text, caret, trigger, s.insert);
     update(out.text, out.caret);
     setTrigger(null);
-    if (el) {
-      el.focus();
-      requestAnimationFrame(() => el.setSelectionRange(out.caret, out.caret));
-    }
+    if (el) placeCaret(el, out.text, out.caret);
   };
   function send() {
     const body = text.trim();
@@ -367,9 +373,10 @@ function Composer({ roomId, threadId, me, members, rooms, disabled, ctx, label }
       ${picker && html`<${EmojiPicker} onPick=${(e) => {
         const el = ref.current;
         const caret = el ? el.selectionStart : text.length;
+        const next = text.slice(0, caret) + e + text.slice(caret);
         setPicker(false);
-        update(text.slice(0, caret) + e + text.slice(caret), caret + e.length);
-        if (el) { el.focus(); requestAnimationFrame(() => el.setSelectionRange(caret + e.length, caret + e.length)); }
+        update(next, caret + e.length);
+        if (el) placeCaret(el, next, caret + e.length);
       }} onClose=${() => setPicker(false)} />`}
       <span class="muted small hint">Enter to send, Shift+Enter for a new line, @ for people, # for channels</span>
       <button type="button" class="primary" onClick=${send} disabled=${disabled}>Send</button>

@@ -136,10 +136,11 @@ bool PasswordChangeBlocks(const Route& route, Services& svc, domain::Principal& 
     if (route.method == e.method && route.pattern == e.pattern) return false;
   }
   res.status = 403;
-  res.set_content(ErrorBody("password_change_required",
-                            "your password has expired or was set by an administrator: change it first "
-                            "(POST /api/v1/me/password)"),
-                  "application/json");
+  res.set_content(
+      ErrorBody("password_change_required",
+                "your password has expired or was set by an administrator: change it first "
+                "(POST /api/v1/me/password)"),
+      "application/json");
   return true;
 }
 
@@ -147,7 +148,8 @@ Status PasswordChangeAllowsRealtime(Services& svc, const domain::Principal& prin
   if (svc.accounts == nullptr || principal.api_token_id != 0) return Status::Ok();
   OUTPOST_ASSIGN_OR_RETURN(bool expired, svc.accounts->PasswordChangeRequired(principal.user.id));
   if (expired) {
-    return Status::FailedPrecondition("your password has expired or was set by an administrator: change it first");
+    return Status::FailedPrecondition(
+        "your password has expired or was set by an administrator: change it first");
   }
   return Status::Ok();
 }

@@ -167,12 +167,16 @@ Status LoadPending(Call& call, domain::PendingStep step, std::string* token,
   return Status::Ok();
 }
 
-nlohmann::json EnrolmentJson(const domain::TotpEnrolment& e) {
-  return {{"secret", e.secret_base32},
-          {"otpauth_uri", e.otpauth_uri},
-          {"digits", domain::kTotpDigits},
-          {"period", domain::kTotpStepSeconds},
-          {"algorithm", "SHA1"}};
+// Answers a new enrolment's secret, then wipes it from `e`.
+void AnswerEnrolment(Call& call, domain::TotpEnrolment& e) {
+  SetJson(call.res, 200,
+          {{"secret", e.secret_base32},
+           {"otpauth_uri", e.otpauth_uri},
+           {"digits", domain::kTotpDigits},
+           {"period", domain::kTotpStepSeconds},
+           {"algorithm", "SHA1"}});
+  WipeString(&e.secret_base32);
+  WipeString(&e.otpauth_uri);
 }
 
 // The user name in the route's first group, as an account.
@@ -207,19 +211,26 @@ Status StartSession(Call& call, const domain::User& user, nlohmann::json details
   return FinishLogin(call, user, std::move(details));
 }
 
-Status HandleLogin(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(Throttle(call));
-  OUTPOST_ASSIGN_OR_RETURN(std::string username, StringField(call.body, "username", 256));
+std::optional<bool> ConsentOrRefuse(Call& call) {
   const bool consented = call.body.value("consent", nlohmann::json(false)) == true;
   if (call.svc.options->require_consent && !consented) {
-    // Refused before the password is even looked at: nothing to audit but the refusal.
     call.res.status = 403;
     call.res.set_content(
         ErrorBody("consent_required",
                   "read the notice and consent to it first: send \"consent\": true"),
         "application/json");
-    return Status::Ok();
+    return std::nullopt;
   }
+  return consented;
+}
+
+Status HandleLogin(Call& call) {
+  OUTPOST_RETURN_IF_ERROR(Throttle(call));
+  OUTPOST_ASSIGN_OR_RETURN(std::string username, StringField(call.body, "username", 256));
+  // Refused before the password is even looked at: nothing to audit but the refusal.
+  const std::optional<bool> consent = ConsentOrRefuse(call);
+  if (!consent) return Status::Ok();
+  const bool consented = *consent;
   OUTPOST_RETURN_IF_ERROR(AdmitLoginName(call, username));  // spraying guard
   OUTPOST_RETURN_IF_ERROR(AdmitAudit(call));
   if (PasswordLoginRefused(call, username, nullptr)) return Status::Ok();  // password_login
@@ -311,9 +322,7 @@ Status HandleLoginEnrol(Call& call) {
   domain::User user;
   OUTPOST_RETURN_IF_ERROR(LoadPending(call, domain::PendingStep::kEnrol, &token, &pending, &user));
   OUTPOST_ASSIGN_OR_RETURN(domain::TotpEnrolment e, call.svc.two_factor->BeginEnrolment(user));
-  SetJson(call.res, 200, EnrolmentJson(e));
-  WipeString(&e.secret_base32);
-  WipeString(&e.otpauth_uri);
+  AnswerEnrolment(call, e);
   return Status::Ok();
 }
 
@@ -394,9 +403,7 @@ Status HandleTwoFactorEnrol(Call& call) {
   OUTPOST_RETURN_IF_ERROR(NeedTwoFactor(call));
   OUTPOST_ASSIGN_OR_RETURN(domain::TotpEnrolment e,
                            call.svc.two_factor->BeginEnrolment(call.principal->user));
-  SetJson(call.res, 200, EnrolmentJson(e));
-  WipeString(&e.secret_base32);
-  WipeString(&e.otpauth_uri);
+  AnswerEnrolment(call, e);
   return Status::Ok();
 }
 

@@ -117,15 +117,9 @@ Status HandleCertificateLogin(Call& call) {
     return Status::FailedPrecondition("smart-card sign-in is not turned on for this server");
   }
   OUTPOST_RETURN_IF_ERROR(NeedBindings(call));
-  const bool consented = call.body.value("consent", nlohmann::json(false)) == true;
-  if (call.svc.options->require_consent && !consented) {
-    call.res.status = 403;
-    call.res.set_content(
-        ErrorBody("consent_required",
-                  "read the notice and consent to it first: send \"consent\": true"),
-        "application/json");
-    return Status::Ok();
-  }
+  const std::optional<bool> consent = ConsentOrRefuse(call);
+  if (!consent) return Status::Ok();
+  const bool consented = *consent;
   if (call.svc.audit != nullptr) OUTPOST_RETURN_IF_ERROR(call.svc.audit->Admit());
 
   nlohmann::json details = nlohmann::json::object();

@@ -2,6 +2,8 @@
 #ifndef OUTPOST_API_HANDLERS_H_
 #define OUTPOST_API_HANDLERS_H_
 
+#include <optional>
+
 #include "api/routes.h"
 
 namespace outpost::api {
@@ -56,6 +58,10 @@ nlohmann::json AuditHealthJson(const Services& svc);
 // step, shared by the smart-card sign-in): audits auth.login with `details`, sets the cookie,
 // answers 200 with the account. No session survives an audit record that cannot be written.
 Status StartSession(Call& call, const domain::User& user, nlohmann::json details);
+// Whether the sign-in body says "consent": true. When [site] require_consent wants it and it
+// is missing, sets call.res to 403 consent_required and returns nullopt: the handler then
+// returns OK with nothing done.
+std::optional<bool> ConsentOrRefuse(Call& call);
 
 // Builds the session cookie header value; an empty token with max_age 0 clears it.
 std::string SessionCookie(const std::string& name, const std::string& token, int64_t max_age_s);

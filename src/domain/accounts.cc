@@ -207,6 +207,15 @@ Status Accounts::SetDisabled(std::string_view username, bool disabled) {
   return Status::Ok();
 }
 
+Result<int64_t> UserIdByName(storage::Connection& conn, std::string_view username) {
+  OUTPOST_ASSIGN_OR_RETURN(storage::Statement stmt,
+                           conn.Prepare("SELECT id FROM users WHERE username = ?"));
+  stmt.Bind(1, username);
+  OUTPOST_ASSIGN_OR_RETURN(bool found, stmt.Step());
+  if (!found) return Status::NotFound("no user named '" + std::string(username) + "'");
+  return stmt.ColumnInt64(0);
+}
+
 Status Accounts::ResetPassword(std::string_view username, std::string_view password) {
   OUTPOST_RETURN_IF_ERROR(
       CheckPasswordPolicy(password, policy_.password(), username, policy_.site_name));
@@ -521,39 +530,26 @@ Status Accounts::RecordSecondFactorFailure(const User& user, LoginAttempt* attem
 }
 
 Status Accounts::ResetFailures(int64_t user_id) {
-  return db_->Write(
-      [&](storage::Connection& conn) { return ClearLock(conn, user_id).status(); });
+  return db_->Write([&](storage::Connection& conn) { return ClearLock(conn, user_id).status(); });
 }
 
 Status Accounts::Unlock(std::string_view username, bool* was_locked) {
-  bool found = false, locked = false;
+  bool locked = false;
   OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {
-    OUTPOST_ASSIGN_OR_RETURN(storage::Statement find,
-                             conn.Prepare("SELECT id FROM users WHERE username = ?"));
-    find.Bind(1, username);
-    OUTPOST_ASSIGN_OR_RETURN(found, find.Step());
-    if (!found) return Status::Ok();
-    const int64_t user_id = find.ColumnInt64(0);
+    OUTPOST_ASSIGN_OR_RETURN(const int64_t user_id, UserIdByName(conn, username));
     const UnixMillis now = clock_->NowMillis();
     OUTPOST_ASSIGN_OR_RETURN(LockRow lock, ReadLock(conn, user_id, now));
     locked = lock.locked;
     return ClearLock(conn, user_id).status();
   }));
-  if (!found) return Status::NotFound("no user named '" + std::string(username) + "'");
   if (was_locked != nullptr) *was_locked = locked;
   return Status::Ok();
 }
 
 Result<LockState> Accounts::GetLockState(std::string_view username) {
   LockState state;
-  bool found = false;
   OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
-    OUTPOST_ASSIGN_OR_RETURN(storage::Statement find,
-                             conn.Prepare("SELECT id FROM users WHERE username = ?"));
-    find.Bind(1, username);
-    OUTPOST_ASSIGN_OR_RETURN(found, find.Step());
-    if (!found) return Status::Ok();
-    const int64_t user_id = find.ColumnInt64(0);
+    OUTPOST_ASSIGN_OR_RETURN(const int64_t user_id, UserIdByName(conn, username));
     const UnixMillis now = clock_->NowMillis();
     OUTPOST_ASSIGN_OR_RETURN(LockRow lock, ReadLock(conn, user_id, now));
     state.locked = lock.locked;
@@ -567,7 +563,6 @@ Result<LockState> Accounts::GetLockState(std::string_view username) {
                              CountFailures(conn, user_id, since, lock.counted_after_id));
     return Status::Ok();
   }));
-  if (!found) return Status::NotFound("no user named '" + std::string(username) + "'");
   return state;
 }
 

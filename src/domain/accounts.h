@@ -101,6 +101,9 @@ inline constexpr const char* kLoginFailedMessage =
 // compared without regard to case. InvalidArgument with the rule otherwise.
 Status CheckUsername(std::string_view username);
 
+// The id of the account `username`, inside the caller's transaction; NotFound naming it.
+Result<int64_t> UserIdByName(storage::Connection& conn, std::string_view username);
+
 // Thread-safe (the Database serializes writes). Holds pointers, which must outlive it, and a
 // small map of failures for unknown names (guarded by mu_).
 class Accounts {

@@ -1,5 +1,7 @@
 #include "domain/cert_identity.h"
 
+#include "domain/accounts.h"
+
 namespace outpost::domain {
 namespace {
 
@@ -19,15 +21,6 @@ CertIdentity ReadIdentity(const storage::Statement& stmt) {
   c.value = stmt.ColumnText(4);
   c.created_at = stmt.ColumnInt64(5);
   return c;
-}
-
-Result<int64_t> UserIdOf(storage::Connection& conn, std::string_view username) {
-  OUTPOST_ASSIGN_OR_RETURN(storage::Statement stmt,
-                           conn.Prepare("SELECT id FROM users WHERE username = ?"));
-  stmt.Bind(1, username);
-  OUTPOST_ASSIGN_OR_RETURN(bool found, stmt.Step());
-  if (!found) return Status::NotFound("no user named '" + std::string(username) + "'");
-  return stmt.ColumnInt64(0);
 }
 
 }  // namespace
@@ -91,7 +84,7 @@ Result<CertIdentity> CertIdentities::Bind(std::string_view username, CertIdentit
   CertIdentity bound;
   std::string holder;
   Status st = db_->Write([&](storage::Connection& conn) {
-    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdOf(conn, username));
+    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement find,
         conn.Prepare("SELECT u.username FROM cert_identities c JOIN users u ON u.id = c.user_id "
@@ -141,7 +134,7 @@ Result<CertIdentity> CertIdentities::Unbind(std::string_view username, CertIdent
 Result<CertIdentity> CertIdentities::UnbindById(std::string_view username, int64_t id) {
   CertIdentity removed;
   Status st = db_->Write([&](storage::Connection& conn) {
-    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdOf(conn, username));
+    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement find,
         conn.Prepare(std::string(kSelect) + "WHERE c.id = ? AND c.user_id = ?"));
@@ -171,7 +164,7 @@ Result<CertIdentity> CertIdentities::UnbindById(std::string_view username, int64
 Result<std::vector<CertIdentity>> CertIdentities::ListForUser(std::string_view username) {
   std::vector<CertIdentity> out;
   OUTPOST_RETURN_IF_ERROR(db_->Read([&](storage::Connection& conn) {
-    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdOf(conn, username));
+    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
     OUTPOST_ASSIGN_OR_RETURN(
         storage::Statement stmt,
         conn.Prepare(std::string(kSelect) + "WHERE c.user_id = ? ORDER BY c.id"));

@@ -9,7 +9,8 @@ namespace {
 
 bool IsChannel(const Room& r) { return r.kind == RoomKind::kPublic || r.kind == RoomKind::kPrivate; }
 
-Result<int64_t> UserIdByName(storage::Connection& conn, std::string_view name) {
+// The id of an enabled account (a disabled one cannot be added to rooms).
+Result<int64_t> EnabledUserIdByName(storage::Connection& conn, std::string_view name) {
   OUTPOST_ASSIGN_OR_RETURN(storage::Statement s,
                            conn.Prepare("SELECT id, disabled FROM users WHERE username = ?"));
   s.Bind(1, name);
@@ -176,7 +177,7 @@ Status Rooms::Invite(const User& actor, int64_t room_id, std::string_view userna
                                                 : access.can_moderate);
     if (!allowed) return Status::PermissionDenied("you may not add people to this room");
     if (r.archived) return Status::FailedPrecondition("the room is archived");
-    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
+    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, EnabledUserIdByName(conn, username));
     return AddMember(conn, events, r, user_id, RoomRole::kMember, actor.id);
   }));
   return Status::Ok();
@@ -190,7 +191,7 @@ Status Rooms::Remove(const User& actor, int64_t room_id, std::string_view userna
     if (!access.can_moderate && !access.can_manage_members) {
       return Status::PermissionDenied("you may not remove people");
     }
-    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
+    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, EnabledUserIdByName(conn, username));
     OUTPOST_ASSIGN_OR_RETURN(RoomRole target, LoadRole(conn, room_id, user_id));
     if (target == RoomRole::kNone) return Status::NotFound("not a member of this room");
     if (target == RoomRole::kOwner && access.role != RoomRole::kOwner &&
@@ -221,7 +222,7 @@ Status Rooms::SetRole(const User& actor, int64_t room_id, std::string_view usern
     if (!access.can_manage && !access.can_manage_members) {
       return Status::PermissionDenied("only owners may change roles");
     }
-    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, UserIdByName(conn, username));
+    OUTPOST_ASSIGN_OR_RETURN(int64_t user_id, EnabledUserIdByName(conn, username));
     OUTPOST_ASSIGN_OR_RETURN(RoomRole current, LoadRole(conn, room_id, user_id));
     if (current == RoomRole::kNone) return Status::NotFound("not a member of this room");
     OUTPOST_ASSIGN_OR_RETURN(

@@ -298,6 +298,19 @@ Result<std::vector<std::string>> TwoFactor::WriteRecoveryCodes(storage::Connecti
   return codes;
 }
 
+int64_t TwoFactor::MatchingStep(std::string_view secret, std::string_view code) const {
+  const std::string given = NormalizeCode(code);
+  const int64_t now = TotpStep(clock_->NowMillis());
+  int64_t matched = 0;
+  for (int64_t step = now - 1; step <= now + 1; ++step) {
+    // Every candidate is computed and compared in constant time, match or not.
+    if (ConstantTimeEquals(Hotp(secret, static_cast<uint64_t>(step)), given) && !given.empty()) {
+      matched = step;
+    }
+  }
+  return matched;
+}
+
 Result<std::vector<std::string>> TwoFactor::ConfirmEnrolment(int64_t user_id,
                                                              std::string_view code) {
   bool enabled = false;
@@ -307,16 +320,7 @@ Result<std::vector<std::string>> TwoFactor::ConfirmEnrolment(int64_t user_id,
     return Status::FailedPrecondition("there is no two-factor enrolment to confirm; start one");
   }
   OUTPOST_RETURN_IF_ERROR(secret.status());
-  const std::string given = NormalizeCode(code);
-  const int64_t now = TotpStep(clock_->NowMillis());
-  int64_t matched = 0;
-  for (int64_t step = now - 1; step <= now + 1; ++step) {
-    // Every candidate is computed and compared in constant time, match or not.
-    if (ConstantTimeEquals(Hotp(secret->value(), static_cast<uint64_t>(step)), given) &&
-        !given.empty()) {
-      matched = step;
-    }
-  }
+  const int64_t matched = MatchingStep(secret->value(), code);
   if (matched == 0) return WrongCode();
   std::vector<std::string> codes;
   bool raced = false;
@@ -344,15 +348,7 @@ Status TwoFactor::VerifyCode(int64_t user_id, std::string_view code) {
   Result<SecretString> secret = LoadSecret(user_id, &enabled, &last_step);
   if (secret.status().IsNotFound() || (secret.ok() && !enabled)) return WrongCode();
   OUTPOST_RETURN_IF_ERROR(secret.status());
-  const std::string given = NormalizeCode(code);
-  const int64_t now = TotpStep(clock_->NowMillis());
-  int64_t matched = 0;
-  for (int64_t step = now - 1; step <= now + 1; ++step) {
-    if (ConstantTimeEquals(Hotp(secret->value(), static_cast<uint64_t>(step)), given) &&
-        !given.empty()) {
-      matched = step;
-    }
-  }
+  const int64_t matched = MatchingStep(secret->value(), code);
   if (matched == 0 || matched <= last_step) return WrongCode();
   bool spent = false;
   OUTPOST_RETURN_IF_ERROR(db_->Write([&](storage::Connection& conn) {

@@ -103,6 +103,8 @@ class TwoFactor {
 
  private:
   Result<SecretString> LoadSecret(int64_t user_id, bool* enabled, int64_t* last_step);
+  // The step (previous, current or next, for clock drift) whose code `code` is; 0 for none.
+  int64_t MatchingStep(std::string_view secret, std::string_view code) const;
   std::string Seal(int64_t user_id, std::string_view secret) const;
   Result<SecretString> Open(int64_t user_id, std::string_view sealed) const;
   std::string HashRecoveryCode(std::string_view normalized) const;

@@ -25,21 +25,6 @@ Status Malformed(const char* what) {
   return Status::InvalidArgument(std::string("malformed subjectAltName: ") + what);
 }
 
-std::string DnString(const mbedtls_x509_name* name) {
-  char buf[1024];
-  int n = mbedtls_x509_dn_gets(buf, sizeof(buf), name);
-  return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
-}
-
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
 // OtherName ::= SEQUENCE { type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY }, here the
 // content of the [0] IMPLICIT tag in [p, end). Appends the value when it is a UPN.
 Status ReadOtherName(unsigned char* p, const unsigned char* end, ClientCertIdentity* out) {
@@ -140,15 +125,14 @@ Result<ClientCertIdentity> DescribeClientCertificate(std::string_view der) {
   if (ret != 0) return Status::InvalidArgument("the certificate does not parse");
   const mbedtls_x509_crt* c = crt.get();
   ClientCertIdentity id;
-  id.subject = DnString(&c->subject);
-  id.issuer = DnString(&c->issuer);
+  id.subject = X509DnString(&c->subject);
+  id.issuer = X509DnString(&c->issuer);
   static constexpr char kHex[] = "0123456789ABCDEF";
   for (size_t i = 0; i < c->serial.len; ++i) {
     id.serial += kHex[c->serial.p[i] >> 4];
     id.serial += kHex[c->serial.p[i] & 0xf];
   }
-  const mbedtls_x509_time& t = c->valid_to;
-  id.not_after = DaysFromCivil(t.year, t.mon, t.day) * 86400 + t.hour * 3600 + t.min * 60 + t.sec;
+  id.not_after = X509TimeToUnix(c->valid_to);
   OUTPOST_RETURN_IF_ERROR(ReadSubjectAltName(c->v3_ext, &id));
   return id;
 }

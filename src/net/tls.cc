@@ -131,27 +131,6 @@ Status ParseKey(std::string_view text, mbedtls_pk_context* pk) {
   return Status::Ok();
 }
 
-std::string DnString(const mbedtls_x509_name* name) {
-  char buf[1024];
-  int n = mbedtls_x509_dn_gets(buf, sizeof(buf), name);
-  return n < 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil);
-// pure arithmetic, so no time zone data is needed inside the chroot.
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-int64_t ToUnix(const mbedtls_x509_time& t) {
-  return DaysFromCivil(t.year, t.mon, t.day) * 86400 + t.hour * 3600 + t.min * 60 + t.sec;
-}
-
 // Formats a UTC time with strftime's `format`: "%Y%m%d%H%M%S" is what
 // mbedtls_x509write_crt_set_validity takes.
 std::string FormatUtc(int64_t unix_seconds, const char* format) {
@@ -435,10 +414,10 @@ Result<CertInfo> InspectCertificate(std::string_view pem) {
   OUTPOST_RETURN_IF_ERROR(ParseCerts(pem, crt.get()));
   const mbedtls_x509_crt* c = crt.get();
   CertInfo info;
-  info.subject = DnString(&c->subject);
-  info.issuer = DnString(&c->issuer);
-  info.not_before = ToUnix(c->valid_from);
-  info.not_after = ToUnix(c->valid_to);
+  info.subject = X509DnString(&c->subject);
+  info.issuer = X509DnString(&c->issuer);
+  info.not_before = X509TimeToUnix(c->valid_from);
+  info.not_after = X509TimeToUnix(c->valid_to);
   info.is_ca = c->ca_istrue != 0;
   for (const mbedtls_x509_sequence* s = &c->subject_alt_names; s != nullptr && s->buf.p != nullptr;
        s = s->next) {
@@ -468,12 +447,12 @@ Status CheckKeyMatchesCert(std::string_view cert_chain_pem, std::string_view key
   const mbedtls_x509_crt* leaf = crt.get();
   if (mbedtls_pk_check_pair(&leaf->pk, key.get()) != 0) {
     return Status::InvalidArgument("private key does not match the certificate '" +
-                                   DnString(&leaf->subject) + "'");
+                                   X509DnString(&leaf->subject) + "'");
   }
-  const int64_t not_after = ToUnix(leaf->valid_to);
+  const int64_t not_after = X509TimeToUnix(leaf->valid_to);
   if (not_after < now_unix) {
-    return Status::FailedPrecondition("certificate '" + DnString(&leaf->subject) + "' expired at " +
-                                      FormatUtc(not_after, "%Y-%m-%dT%H:%M:%SZ"));
+    return Status::FailedPrecondition("certificate '" + X509DnString(&leaf->subject) +
+                                      "' expired at " + FormatUtc(not_after, "%Y-%m-%dT%H:%M:%SZ"));
   }
   return Status::Ok();
 }
@@ -566,12 +545,12 @@ Result<std::shared_ptr<const ClientTrust>> ClientTrust::Load(const ClientAuthOpt
     ++trust->ca_count_;
     if (!c->ca_istrue) {
       return Status::InvalidArgument("client CA bundle " + options.ca_file + ": '" +
-                                     DnString(&c->subject) +
+                                     X509DnString(&c->subject) +
                                      "' is not a CA certificate (basic constraints)");
     }
-    if (ToUnix(c->valid_to) < now_unix) {
-      warn("client CA '" + DnString(&c->subject) + "' expired at " +
-           FormatUtc(ToUnix(c->valid_to), "%Y-%m-%dT%H:%M:%SZ") +
+    if (X509TimeToUnix(c->valid_to) < now_unix) {
+      warn("client CA '" + X509DnString(&c->subject) + "' expired at " +
+           FormatUtc(X509TimeToUnix(c->valid_to), "%Y-%m-%dT%H:%M:%SZ") +
            "; certificates it issued are refused");
     }
     WarmEcKey(&c->pk);
@@ -590,16 +569,16 @@ Result<std::shared_ptr<const ClientTrust>> ClientTrust::Load(const ClientAuthOpt
           break;
         }
       }
-      const std::string crl_issuer = DnString(&crl->issuer);
+      const std::string crl_issuer = X509DnString(&crl->issuer);
       if (issuer == nullptr) {
         return Status::InvalidArgument("CRL " + file + ": issued by '" + crl_issuer +
                                        "', which is not a CA of " + options.ca_file +
                                        " (or the signature does not verify)");
       }
       ++trust->crl_count_;
-      if (crl->next_update.year != 0 && ToUnix(crl->next_update) < now_unix) {
+      if (crl->next_update.year != 0 && X509TimeToUnix(crl->next_update) < now_unix) {
         warn("CRL " + file + " of '" + crl_issuer + "' is past its nextUpdate (" +
-             FormatUtc(ToUnix(crl->next_update), "%Y-%m-%dT%H:%M:%SZ") + "): " +
+             FormatUtc(X509TimeToUnix(crl->next_update), "%Y-%m-%dT%H:%M:%SZ") + "): " +
              (options.accept_stale_crl
                   ? "its certificates are still accepted (tls.crl_stale = \"accept\")"
                   : "every certificate of that CA is refused until a fresh CRL is installed"));
@@ -614,7 +593,7 @@ Result<std::shared_ptr<const ClientTrust>> ClientTrust::Load(const ClientAuthOpt
       covered |= SameName(c->subject_raw, crl->issuer_raw);
     }
     if (!covered) {
-      warn("no CRL from client CA '" + DnString(&c->subject) +
+      warn("no CRL from client CA '" + X509DnString(&c->subject) +
            "': certificates it issued are not checked for revocation");
     }
   }
@@ -645,7 +624,7 @@ Result<std::shared_ptr<const TlsContext>> TlsContext::Create(
   State& s = *ctx->state_;
   OUTPOST_RETURN_IF_ERROR(ParseCerts(cert_chain_pem, s.chain.get()));
   OUTPOST_RETURN_IF_ERROR(ParseKey(key_pem, s.key.get()));
-  ctx->subject_ = DnString(&s.chain.get()->subject);
+  ctx->subject_ = X509DnString(&s.chain.get()->subject);
   if (mbedtls_pk_check_pair(&s.chain.get()->pk, s.key.get()) != 0) {
     return Status::InvalidArgument("private key does not match the certificate '" + ctx->subject_ +
                                    "'");

@@ -354,7 +354,9 @@ test('two users chat in real time', { skip, timeout: 300000 }, async (t) => {
     await pb.locator('.suggest [role=option]', { hasText: '@alice' }).waitFor();
     await box.press('Tab');
     assert.equal(await box.inputValue(), 'psst @alice ');
+    // Typed at once after the completion: the caret was already after it (no key lost or moved).
     await box.pressSequentially('a direct message');
+    assert.equal(await box.inputValue(), 'psst @alice a direct message');
     await box.press('Enter');
     await msg(pb, 'a direct message').waitFor();
     const link = pa.locator('.sidebar .room-link', { hasText: 'Bob' });
@@ -642,6 +644,7 @@ test('two users chat in real time', { skip, timeout: 300000 }, async (t) => {
     const value = await box.inputValue();
     assert.match(value, /^see \[#general\]\(#\/r\/\d+\) $/);
     await box.type('please');
+    assert.match(await box.inputValue(), /\) please$/);
     await box.press('Enter');
     const link = msg(pa, 'please').locator('a.room-ref');
     await link.waitFor();

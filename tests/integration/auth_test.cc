@@ -10,6 +10,7 @@
 #include "net/hub.h"
 #include "support/https_client.h"
 #include "support/temp_dir.h"
+#include "support/test_database.h"
 #include "support/ws_client.h"
 
 namespace outpost::testing {
@@ -31,11 +32,7 @@ class AuthServer {
  public:
   explicit AuthServer(api::ApiOptions options = {}, domain::AccountPolicy policy = {})
       : hub_(net::HubOptions{}) {
-    storage::OpenOptions o;
-    o.create = true;
-    auto opened = storage::Database::Open(dir_.Sub("o.db"), o);
-    REQUIRE(opened.ok());
-    db_ = std::move(*opened);
+    db_ = testing::NewTestDatabase(dir_.Sub("o.db"));
     roles_ = std::make_unique<domain::Roles>(db_.get());
     REQUIRE(roles_->Load().ok());
     accounts_ = std::make_unique<domain::Accounts>(db_.get(), &clock, std::move(policy));
@@ -298,8 +295,7 @@ TEST_CASE("wrong codes count toward the lockout with wrong passwords; a full sig
   auto wrong_code = [&] { return app.Code(bob.id) == "000000" ? "111111" : "000000"; };
 
   // A wrong password, then the right one and two wrong codes: three failures, a lock.
-  app.Post(c, "/api/v1/auth/login", {{"username", "bob"}, {"password", "not the passphrase"}},
-           401);
+  app.Post(c, "/api/v1/auth/login", {{"username", "bob"}, {"password", "not the passphrase"}}, 401);
   Json step1 = app.Post(c, "/api/v1/auth/login", right, 200);
   app.Post(c, "/api/v1/auth/login/totp", {{"pending", step1["pending"]}, {"code", wrong_code()}},
            401);
@@ -308,8 +304,8 @@ TEST_CASE("wrong codes count toward the lockout with wrong passwords; a full sig
            401);
   REQUIRE(app.AuditOf("auth.lockout").size() == 1);
   // The pending sign-in ended with the lock, and the password no longer opens a step.
-  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step1["pending"]}, {"code", app.Code(bob.id)}},
-           401);
+  app.Post(c, "/api/v1/auth/login/totp",
+           {{"pending", step1["pending"]}, {"code", app.Code(bob.id)}}, 401);
   app.Post(c, "/api/v1/auth/login", right, 401);
   CHECK(app.accounts().GetLockState("bob")->locked);
 
@@ -323,8 +319,8 @@ TEST_CASE("wrong codes count toward the lockout with wrong passwords; a full sig
            401);
   CHECK(app.accounts().GetLockState("bob")->recent_failures == 2);
   app.clock.Advance(kStepMs);  // a fresh code: the last one was used
-  app.Post(c, "/api/v1/auth/login/totp", {{"pending", step2["pending"]}, {"code", app.Code(bob.id)}},
-           200);
+  app.Post(c, "/api/v1/auth/login/totp",
+           {{"pending", step2["pending"]}, {"code", app.Code(bob.id)}}, 200);
   CHECK(app.accounts().GetLockState("bob")->recent_failures == 0);
   Json step3 = app.Post(c, "/api/v1/auth/login", right, 200);
   app.Post(c, "/api/v1/auth/login/totp", {{"pending", step3["pending"]}, {"code", wrong_code()}},

@@ -53,24 +53,14 @@ struct World {
 
   HttpResponse Raw(Who who, const std::string& method, const std::string& path,
                    const Json& body = nullptr) {
-    Headers h;
-    if (who != kAnon) h = sessions[who].Headers(true);
-    std::string text;
-    if (!body.is_null()) {
-      h.push_back({"Content-Type", "application/json"});
-      text = body.dump();
-    }
-    auto r = client->Request(method, path, h, text);
-    REQUIRE(r.ok());
-    return *r;
+    return JsonRequest(*client, who != kAnon ? sessions[who].Headers(true) : Headers{}, method,
+                       path, body);
   }
 
   Json Call(Who who, const std::string& method, const std::string& path, const Json& body,
             int expect) {
-    HttpResponse r = Raw(who, method, path, body);
-    INFO(kWhoNames[who] << " " << method << " " << path << " -> " << r.status << " " << r.body);
-    REQUIRE(r.status == expect);
-    return r.body.empty() ? Json() : Json::parse(r.body);
+    return ExpectStatus(Raw(who, method, path, body), expect,
+                        std::string(kWhoNames[who]) + " " + method + " " + path);
   }
 
   int64_t PostAs(Who who, const std::string& text) {

@@ -43,23 +43,12 @@ struct World {
 
   HttpResponse Raw(const BrowserSession& who, const std::string& method, const std::string& path,
                    const Json& body = nullptr) {
-    Headers h = who.Headers(method != "GET");
-    std::string text;
-    if (!body.is_null()) {
-      h.push_back({"Content-Type", "application/json"});
-      text = body.dump();
-    }
-    auto r = client->Request(method, path, h, text);
-    REQUIRE(r.ok());
-    return *r;
+    return JsonRequest(*client, who.Headers(method != "GET"), method, path, body);
   }
 
   Json Call(const BrowserSession& who, const std::string& method, const std::string& path,
             const Json& body, int expect) {
-    HttpResponse r = Raw(who, method, path, body);
-    INFO(method << " " << path << " -> " << r.status << " " << r.body);
-    REQUIRE(r.status == expect);
-    return r.body.empty() ? Json() : Json::parse(r.body);
+    return ExpectStatus(Raw(who, method, path, body), expect, method + " " + path);
   }
 
   // The audit records with `action`, newest first.

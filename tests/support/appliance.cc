@@ -162,6 +162,26 @@ std::vector<std::pair<std::string, std::string>> BrowserSession::Headers(
   return h;
 }
 
+HttpResponse JsonRequest(HttpsClient& client,
+                         std::vector<std::pair<std::string, std::string>> headers,
+                         const std::string& method, const std::string& path,
+                         const nlohmann::json& body) {
+  std::string text;
+  if (!body.is_null()) {
+    headers.push_back({"Content-Type", "application/json"});
+    text = body.dump();
+  }
+  auto r = client.Request(method, path, headers, text);
+  REQUIRE(r.ok());
+  return *r;
+}
+
+nlohmann::json ExpectStatus(const HttpResponse& r, int expect, const std::string& what) {
+  INFO(what << " -> " << r.status << " " << r.body);
+  REQUIRE(r.status == expect);
+  return r.body.empty() ? nlohmann::json() : nlohmann::json::parse(r.body);
+}
+
 BrowserSession Login(HttpsClient& client, const std::string& user, const std::string& password) {
   nlohmann::json body = {{"username", user}, {"password", password}};
   auto r = client.Request("POST", "/api/v1/auth/login", {{"Content-Type", "application/json"}},

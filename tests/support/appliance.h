@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,17 @@ struct BrowserSession {
 
 // Logs in through the API; fails the current test when the login does not answer 200.
 BrowserSession Login(HttpsClient& client, const std::string& user, const std::string& password);
+
+// A request with `headers` (a session's, or none) and `body` sent as JSON unless it is null;
+// fails the current test when no answer comes.
+HttpResponse JsonRequest(HttpsClient& client,
+                         std::vector<std::pair<std::string, std::string>> headers,
+                         const std::string& method, const std::string& path,
+                         const nlohmann::json& body = nullptr);
+
+// Fails the current test, naming `what` and the answer, unless `r` has status `expect`;
+// returns the body parsed (null when empty).
+nlohmann::json ExpectStatus(const HttpResponse& r, int expect, const std::string& what);
 
 }  // namespace outpost::testing
 

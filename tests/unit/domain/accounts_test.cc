@@ -1,9 +1,11 @@
+#include "domain/accounts.h"
+
 #include <catch2/catch.hpp>
 
-#include "domain/accounts.h"
 #include "domain/passwords.h"
 #include "domain/sessions.h"
 #include "support/temp_dir.h"
+#include "support/test_database.h"
 
 namespace outpost::domain {
 namespace {
@@ -19,11 +21,7 @@ struct Fixture {
   std::unique_ptr<ApiTokens> tokens;
 
   Fixture() {
-    storage::OpenOptions o;
-    o.create = true;
-    auto opened = storage::Database::Open(dir.Sub("o.db"), o);
-    REQUIRE(opened.ok());
-    db = std::move(*opened);
+    db = testing::NewTestDatabase(dir.Sub("o.db"));
     accounts = std::make_unique<Accounts>(db.get(), &clock, AccountPolicy{});
     SessionPolicy sp;
     sp.idle_timeout_ms = 15 * 60 * 1000;

@@ -4,6 +4,7 @@
 
 #include "domain/accounts.h"
 #include "support/temp_dir.h"
+#include "support/test_database.h"
 
 namespace outpost::domain {
 namespace {
@@ -16,11 +17,7 @@ struct Fixture {
   std::unique_ptr<CertIdentities> identities;
 
   Fixture() {
-    storage::OpenOptions o;
-    o.create = true;
-    auto opened = storage::Database::Open(dir.Sub("o.db"), o);
-    REQUIRE(opened.ok());
-    db = std::move(*opened);
+    db = testing::NewTestDatabase(dir.Sub("o.db"));
     accounts = std::make_unique<Accounts>(db.get(), &clock, AccountPolicy{});
     identities = std::make_unique<CertIdentities>(db.get(), &clock);
     for (const char* name : {"alice", "bob"}) {

@@ -6,6 +6,7 @@
 #include "domain/audit.h"
 #include "domain/sessions.h"
 #include "support/temp_dir.h"
+#include "support/test_database.h"
 
 namespace outpost::domain {
 namespace {
@@ -30,11 +31,7 @@ struct Fixture {
     accounts.reset();
     audit.reset();
     db.reset();
-    storage::OpenOptions o;
-    o.create = true;
-    auto opened = storage::Database::Open(dir.Sub("o.db"), o);
-    REQUIRE(opened.ok());
-    db = std::move(*opened);
+    db = testing::NewTestDatabase(dir.Sub("o.db"));
     audit = std::make_unique<AuditLog>(db.get(), &clock, nullptr);
     accounts = std::make_unique<Accounts>(db.get(), &clock, policy);
     accounts->SetAuditLog(audit.get());
@@ -239,9 +236,10 @@ TEST_CASE("stig: a password expires after the maximum age; nist never expires on
   CHECK_FALSE(nist.accounts->Authenticate("bob", kPassword)->password_expired);
 }
 
-TEST_CASE("stig: a user may change the password again only after the minimum age; an "
-          "administrator's reset is exempt and gives a temporary password",
-          "[unit][domain][passwords][lockout]") {
+TEST_CASE(
+    "stig: a user may change the password again only after the minimum age; an "
+    "administrator's reset is exempt and gives a temporary password",
+    "[unit][domain][passwords][lockout]") {
   Fixture f(StigPolicy());
   User alice = f.MakeUser("alice");
   f.clock.Advance(kDay - 1);
@@ -267,8 +265,8 @@ TEST_CASE("stig: a user may change the password again only after the minimum age
             .status()
             .code() == Code::kFailedPrecondition);
   f.clock.Advance(kDay);
-  CHECK(f.accounts->ChangePassword(alice.id, "Green figs in June 6", "Blue plums in July 7", 0)
-            .ok());
+  CHECK(
+      f.accounts->ChangePassword(alice.id, "Green figs in June 6", "Blue plums in July 7", 0).ok());
   // Under nist there is no minimum age.
   Fixture nist;
   User bob = nist.MakeUser("bob");

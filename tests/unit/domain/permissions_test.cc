@@ -7,6 +7,7 @@
 #include "domain/messages.h"
 #include "domain/rooms.h"
 #include "support/temp_dir.h"
+#include "support/test_database.h"
 
 namespace outpost::domain {
 namespace {
@@ -19,11 +20,7 @@ struct Fixture {
   std::unique_ptr<Roles> roles;
 
   Fixture() {
-    storage::OpenOptions o;
-    o.create = true;
-    auto opened = storage::Database::Open(dir.Sub("o.db"), o);
-    REQUIRE(opened.ok());
-    db = std::move(*opened);
+    db = testing::NewTestDatabase(dir.Sub("o.db"));
     accounts = std::make_unique<Accounts>(db.get(), &clock, AccountPolicy{});
     roles = std::make_unique<Roles>(db.get());
     REQUIRE(roles->Load().ok());

@@ -1,15 +1,16 @@
 // Two-factor authentication (domain/totp.h) and the session rules that come with it
 // (domain/sessions.h): RFC vectors, the time window, replay refusal, recovery codes, the
 // sealed secret, per-role idle timeouts and pending sign-ins, all on a fake clock.
-#include <algorithm>
-#include <cctype>
+#include "domain/totp.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cctype>
 
 #include "domain/accounts.h"
 #include "domain/sessions.h"
-#include "domain/totp.h"
 #include "support/temp_dir.h"
+#include "support/test_database.h"
 
 namespace outpost::domain {
 namespace {
@@ -27,11 +28,7 @@ struct Fixture {
   std::unique_ptr<Sessions> sessions;
 
   Fixture() {
-    storage::OpenOptions o;
-    o.create = true;
-    auto opened = storage::Database::Open(dir.Sub("o.db"), o);
-    REQUIRE(opened.ok());
-    db = std::move(*opened);
+    db = testing::NewTestDatabase(dir.Sub("o.db"));
     accounts = std::make_unique<Accounts>(db.get(), &clock, AccountPolicy{});
     tfa = std::make_unique<TwoFactor>(db.get(), &clock, master, "Outpost Test");
     SessionPolicy sp;  // 15 min for users, 10 for privileged roles, 12 h absolute
