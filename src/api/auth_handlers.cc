@@ -141,9 +141,11 @@ Status FinishLogin(Call& call, const domain::User& user, nlohmann::json details)
   return Status::Ok();
 }
 
-// The pending sign-in named in the body, its user as they are now, for `step`.
+// The pending sign-in named in the body, its user as they are now, for `step`. Each call is
+// a sign-in attempt for the per-address throttle.
 Status LoadPending(Call& call, domain::PendingStep step, std::string* token,
                    domain::PendingLogin* pending, domain::User* user) {
+  OUTPOST_RETURN_IF_ERROR(Throttle(call));
   OUTPOST_RETURN_IF_ERROR(NeedTwoFactor(call));
   OUTPOST_ASSIGN_OR_RETURN(*token, StringField(call.body, "pending", 64));
   OUTPOST_ASSIGN_OR_RETURN(*pending, call.svc.pending_logins->Find(*token));
@@ -279,7 +281,6 @@ Status HandleLogin(Call& call) {
 }
 
 Status HandleLoginTotp(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(Throttle(call));
   std::string token;
   domain::PendingLogin pending;
   domain::User user;
@@ -316,7 +317,6 @@ Status HandleLoginTotp(Call& call) {
 }
 
 Status HandleLoginEnrol(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(Throttle(call));
   std::string token;
   domain::PendingLogin pending;
   domain::User user;
@@ -327,7 +327,6 @@ Status HandleLoginEnrol(Call& call) {
 }
 
 Status HandleLoginEnrolConfirm(Call& call) {
-  OUTPOST_RETURN_IF_ERROR(Throttle(call));
   std::string token;
   domain::PendingLogin pending;
   domain::User user;
